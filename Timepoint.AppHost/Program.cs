@@ -1,0 +1,58 @@
+using Timepoint.AppHost;
+
+var builder = DistributedApplication.CreateBuilder(args);
+
+// PostgreSQL and Redis: containers when a container runtime answers, else this machine's own binaries.
+var infrastructure = builder.AddInfrastructure();
+var redis = infrastructure.Redis;
+var identityDb = infrastructure.AddDatabase("identitydb");
+var creditsDb = infrastructure.AddDatabase("creditsdb");
+var flashDb = infrastructure.AddDatabase("flashdb");
+
+var signingSecret = builder.AddSecret("gateway-signing-secret");
+var identityKeys = builder.AddServiceKeys("identity");
+var creditsKeys = builder.AddServiceKeys("credits");
+var flashKeys = builder.AddServiceKeys("flash");
+
+var credits = builder.AddProject<Projects.Timepoint_Credits>("credits")
+    .WithReference(creditsDb).WaitFor(creditsDb)
+    .WithGatewayTrust(signingSecret)
+    .WithOwnKeys(creditsKeys)
+    .WithHttpHealthCheck("/health");
+
+var flash = builder.AddProject<Projects.Timepoint_Flash_Stub>("flash")
+    .WithReference(flashDb).WaitFor(flashDb)
+    .WithGatewayTrust(signingSecret)
+    .WithOwnKeys(flashKeys)
+    .WithHttpHealthCheck("/health");
+
+var clockchain = builder.AddProject<Projects.Timepoint_Clockchain_Stub>("clockchain")
+    .WithGatewayTrust(signingSecret)
+    .WithHttpHealthCheck("/health");
+
+var pro = builder.AddProject<Projects.Timepoint_Pro_Stub>("pro")
+    .WithGatewayTrust(signingSecret)
+    .WithHttpHealthCheck("/health");
+
+var identity = builder.AddProject<Projects.Timepoint_Identity>("identity")
+    .WithReference(identityDb).WaitFor(identityDb)
+    .WithReference(redis).WaitFor(redis)
+    .WithReference(credits).WithServiceKeyFor("credits", creditsKeys)
+    .WithReference(flash).WithServiceKeyFor("flash", flashKeys)
+    .WithGatewayTrust(signingSecret)
+    .WithOwnKeys(identityKeys)
+    .WithHttpHealthCheck("/health");
+
+// The edge: the only resource clients reach (http://localhost:5080, from its launch profile).
+builder.AddProject<Projects.Timepoint_Gateway>("gateway")
+    .WithExternalHttpEndpoints()
+    .WithReference(redis).WaitFor(redis)
+    .WithReference(identity).WaitFor(identity).WithServiceKeyFor("identity", identityKeys)
+    .WithReference(credits).WaitFor(credits).WithServiceKeyFor("credits", creditsKeys)
+    .WithReference(flash).WaitFor(flash)
+    .WithReference(clockchain).WaitFor(clockchain)
+    .WithReference(pro).WaitFor(pro)
+    .WithGatewayTrust(signingSecret)
+    .WithHttpHealthCheck("/health");
+
+builder.Build().Run();

@@ -1,0 +1,11 @@
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+
+var app = builder.Build();
+
+app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-pro-cloud"));
+
+app.Run();
+
+public partial class Program;

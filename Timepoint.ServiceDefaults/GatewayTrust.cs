@@ -1,0 +1,182 @@
+using System.ComponentModel.DataAnnotations;
+using System.Globalization;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>The secret shared by the gateway (which signs forwarded identity) and the backends (which verify it).</summary>
+public sealed class GatewayTrustOptions
+{
+    public const string Section = "GatewayTrust";
+
+    [Required(ErrorMessage = "GatewayTrust:Secret (env GatewayTrust__Secret) must be set.")]
+    [MinLength(32, ErrorMessage = "GatewayTrust:Secret must be at least 32 characters.")]
+    public string Secret { get; set; } = "";
+
+    /// <summary>How old (or how far ahead) a signature's timestamp may be.</summary>
+    [Range(1, 3600)]
+    public int MaxAgeSeconds { get; set; } = 300;
+}
+
+/// <summary>The headers the edge adds, and the <c>v1</c> signature over the identity it forwards (SPEC.md section 3).</summary>
+public static class GatewayHeaders
+{
+    public const string UserId = "X-User-ID";
+    public const string AuthMethod = "X-Auth-Method";
+    public const string ApiKeyId = "X-Api-Key-Id";
+    public const string RequestId = "X-Request-ID";
+    public const string Timestamp = "X-Gateway-Timestamp";
+    public const string Signature = "X-Gateway-Signature";
+    public const string Metered = "X-Gateway-Metered";
+
+    /// <summary><c>v1=</c> + hex HMAC-SHA256(secret, "v1\n{METHOD}\n{PATH}\n{X-User-ID}\n{timestamp}").</summary>
+    public static string Sign(string secret, string method, string path, string userId, long timestamp)
+    {
+        var payload = string.Create(CultureInfo.InvariantCulture, $"v1\n{method.ToUpperInvariant()}\n{path}\n{userId}\n{timestamp}");
+        var mac = HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(payload));
+        return "v1=" + Convert.ToHexStringLower(mac);
+    }
+
+    /// <summary>Checks a signature and its age; constant time in the signature's content.</summary>
+    public static bool Verify(string secret, string method, string path, string userId, string? timestamp, string? signature,
+        DateTimeOffset now, TimeSpan maxAge)
+    {
+        if (signature is null || !long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds))
+        {
+            return false;
+        }
+
+        var age = now - DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(seconds, 0, 253402300799));
+        if (age.Duration() > maxAge)
+        {
+            return false;
+        }
+
+        var expected = Encoding.ASCII.GetBytes(Sign(secret, method, path, userId, seconds));
+        return CryptographicOperations.FixedTimeEquals(expected, Encoding.ASCII.GetBytes(signature));
+    }
+}
+
+/// <summary>Claims a backend reads off a verified gateway identity.</summary>
+public static class GatewayClaims
+{
+    public const string Scheme = "Gateway";
+    public const string UserId = "sub";
+    public const string AuthMethod = "auth_method";
+    public const string ApiKeyId = "api_key_id";
+    public const string Metered = "metered";
+
+    /// <summary>The caller's user id, when the gateway vouched for one.</summary>
+    public static Guid? GetUserId(this ClaimsPrincipal user) =>
+        Guid.TryParse(user.FindFirstValue(UserId), out var id) ? id : null;
+
+    /// <summary>True when the gateway reserved credits for this request (<c>X-Gateway-Metered: true</c>, signed identity only).</summary>
+    public static bool IsMetered(this ClaimsPrincipal user) => user.HasClaim(Metered, "true");
+}
+
+public static class GatewayTrustExtensions
+{
+    /// <summary>
+    /// Backends trust <c>X-User-ID</c> only with a valid, fresh gateway signature. The secret is validated at start.
+    /// </summary>
+    public static TBuilder AddGatewayTrust<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.Services.AddOptions<GatewayTrustOptions>()
+            .BindConfiguration(GatewayTrustOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddAuthentication(GatewayClaims.Scheme)
+            .AddScheme<AuthenticationSchemeOptions, GatewayAuthenticationHandler>(GatewayClaims.Scheme, null);
+        builder.Services.AddAuthorization();
+        return builder;
+    }
+
+    /// <summary>
+    /// Authenticates from the signed headers and refuses, on every route, a request whose identity the gateway did not sign
+    /// (403 problem+json): an identity that skipped the edge is not quietly treated as anonymous.
+    /// </summary>
+    public static WebApplication UseGatewayTrust(this WebApplication app)
+    {
+        app.UseAuthentication();
+        app.Use(async (context, next) =>
+        {
+            var result = await context.AuthenticateAsync(GatewayClaims.Scheme);
+            if (result.Failure is not null)
+            {
+                await Problems.WriteAsync(context, Problems.Forbidden("The caller's identity was not signed by the gateway."));
+                return;
+            }
+
+            await next(context);
+        });
+        app.UseAuthorization();
+        return app;
+    }
+
+    /// <summary>The endpoints need a user the gateway vouched for; none is a 401 <c>auth.missing</c>.</summary>
+    public static TBuilder RequireGatewayUser<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.RequireAuthorization(policy => policy.AddAuthenticationSchemes(GatewayClaims.Scheme).RequireAuthenticatedUser());
+}
+
+internal sealed class GatewayAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    IOptions<GatewayTrustOptions> trust,
+    TimeProvider clock) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var headers = Request.Headers;
+        var userIds = headers[GatewayHeaders.UserId];
+        if (userIds.Count == 0)
+        {
+            return Task.FromResult(AuthenticateResult.NoResult());
+        }
+
+        var userId = userIds.Count == 1 ? userIds[0] : null;
+        if (userId is null || !Guid.TryParse(userId, out _) ||
+            headers[GatewayHeaders.Timestamp].Count != 1 || headers[GatewayHeaders.Signature].Count != 1 ||
+            !GatewayHeaders.Verify(trust.Value.Secret, Request.Method, Request.Path.Value ?? "/", userId,
+                headers[GatewayHeaders.Timestamp][0], headers[GatewayHeaders.Signature][0],
+                clock.GetUtcNow(), TimeSpan.FromSeconds(trust.Value.MaxAgeSeconds)))
+        {
+            return Task.FromResult(AuthenticateResult.Fail("X-User-ID without a valid gateway signature."));
+        }
+
+        List<Claim> claims =
+        [
+            new(GatewayClaims.UserId, userId),
+            new(GatewayClaims.AuthMethod, headers[GatewayHeaders.AuthMethod].FirstOrDefault() ?? "jwt"),
+        ];
+        if (headers[GatewayHeaders.ApiKeyId].FirstOrDefault() is { Length: > 0 } keyId)
+        {
+            claims.Add(new Claim(GatewayClaims.ApiKeyId, keyId));
+        }
+
+        if (string.Equals(headers[GatewayHeaders.Metered].FirstOrDefault(), "true", StringComparison.OrdinalIgnoreCase))
+        {
+            claims.Add(new Claim(GatewayClaims.Metered, "true"));
+        }
+
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, GatewayClaims.Scheme, GatewayClaims.UserId, null));
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, GatewayClaims.Scheme)));
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
+        Problems.WriteAsync(Context, Problems.Unauthorized(ErrorCodes.AuthMissing, "Authentication is required."));
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        Problems.WriteAsync(Context, Problems.Forbidden("The caller may not do this."));
+}

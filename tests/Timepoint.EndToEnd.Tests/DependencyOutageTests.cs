@@ -1,0 +1,63 @@
+namespace Timepoint.EndToEnd.Tests;
+
+/// <summary>Stops PostgreSQL and Redis under a running platform; an instance of its own, since it breaks things.</summary>
+public sealed class DependencyOutageTests(DependencyOutageTests.OutageFixture platform) : IClassFixture<DependencyOutageTests.OutageFixture>
+{
+    public sealed class OutageFixture : PlatformFixture;
+
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(45);
+
+    [Fact]
+    public async Task Stopping_postgres_makes_its_dependents_unhealthy_and_starting_it_heals_them()
+    {
+        await Execute("postgres", KnownResourceCommands.StopCommand);
+        try
+        {
+            foreach (var resource in new[] { "identity", "credits", "flash" })
+            {
+                var (status, body) = await platform.WaitForHealthAsync(resource, (s, _) => s == 503, Settle);
+                Assert.Equal("unhealthy", body.GetProperty("status").GetString());
+            }
+
+            var (_, flash) = await platform.GetHealthAsync("flash");
+            Assert.False(flash.GetProperty("database").GetBoolean());
+        }
+        finally
+        {
+            await Execute("postgres", KnownResourceCommands.StartCommand);
+        }
+
+        foreach (var resource in new[] { "identity", "credits", "flash" })
+        {
+            await platform.WaitForHealthAsync(resource, (s, _) => s == 200, Settle);
+        }
+    }
+
+    [Fact]
+    public async Task Stopping_redis_makes_identity_unhealthy_and_the_edge_degraded_but_serving()
+    {
+        await Execute("redis", KnownResourceCommands.StopCommand);
+        try
+        {
+            await platform.WaitForHealthAsync("identity", (s, _) => s == 503, Settle);
+            // Rate limits fail open: the edge stays in rotation and says it is degraded.
+            await platform.WaitForHealthAsync(
+                "gateway", (s, b) => s == 200 && b.GetProperty("status").GetString() == "degraded", Settle);
+            var (credits, _) = await platform.GetHealthAsync("credits");
+            Assert.Equal(200, credits);
+        }
+        finally
+        {
+            await Execute("redis", KnownResourceCommands.StartCommand);
+        }
+
+        await platform.WaitForHealthAsync("identity", (s, _) => s == 200, Settle);
+        await platform.WaitForHealthAsync("gateway", (s, b) => b.GetProperty("status").GetString() == "healthy", Settle);
+    }
+
+    private async Task Execute(string resource, string command)
+    {
+        var result = await platform.App.ResourceCommands.ExecuteCommandAsync(resource, command);
+        Assert.True(result.Success, $"{command} {resource}: {result.Message}");
+    }
+}

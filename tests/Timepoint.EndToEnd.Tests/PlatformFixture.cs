@@ -1,0 +1,101 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Timepoint.EndToEnd.Tests;
+
+/// <summary>
+/// The real AppHost with local PostgreSQL and Redis in a data folder of its own, started once per test class.
+/// Clients reach it only through the gateway; tests may read backends' own /health directly.
+/// </summary>
+public class PlatformFixture : IAsyncLifetime
+{
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
+
+    public static readonly string[] Resources =
+        ["postgres", "identitydb", "creditsdb", "flashdb", "redis", "identity", "credits", "flash", "clockchain", "pro", "gateway"];
+
+    private readonly DirectoryInfo dataDirectory = Directory.CreateTempSubdirectory("timepoint-e2e-");
+
+    public DistributedApplication App { get; private set; } = null!;
+
+    public HttpClient Gateway { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        using var cts = new CancellationTokenSource(StartTimeout);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Timepoint_AppHost>(
+            ["Infrastructure:Mode=local", $"Infrastructure:DataDirectory={dataDirectory.FullName}"],
+            (options, _) => options.DisableDashboard = true,
+            cts.Token);
+        builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+
+        App = await builder.BuildAsync(cts.Token);
+        await App.StartAsync(cts.Token);
+        foreach (var resource in Resources)
+        {
+            await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, cts.Token);
+        }
+
+        Gateway = App.CreateHttpClient("gateway");
+        // Aspire counts a degraded edge as up; tests start from a fully healthy one (Redis connected).
+        await WaitForHealthAsync("gateway", (status, body) => status == 200 && body.GetProperty("status").GetString() == "healthy",
+            TimeSpan.FromSeconds(30));
+    }
+
+    public async Task DisposeAsync()
+    {
+        Gateway?.Dispose();
+        if (App is not null)
+        {
+            await App.StopAsync();
+            await App.DisposeAsync();
+        }
+
+        try
+        {
+            dataDirectory.Delete(recursive: true);
+        }
+        catch (IOException)
+        {
+            // A server still closing its files; the temp folder is swept by the OS.
+        }
+    }
+
+    /// <summary>GETs <c>/health</c> of a resource, directly (for backends) or through the edge (for the gateway).</summary>
+    public async Task<(int Status, JsonElement Body)> GetHealthAsync(string resource, CancellationToken ct = default)
+    {
+        using var client = App.CreateHttpClient(resource);
+        using var response = await client.GetAsync("/health", ct);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+        return ((int)response.StatusCode, body);
+    }
+
+    /// <summary>Polls a resource's /health until <paramref name="accept"/> holds, or fails with the last answer.</summary>
+    public async Task<(int Status, JsonElement Body)> WaitForHealthAsync(
+        string resource, Func<int, JsonElement, bool> accept, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        (int Status, JsonElement Body) last = default;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                last = await GetHealthAsync(resource);
+                if (accept(last.Status, last.Body))
+                {
+                    return last;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+
+            await Task.Delay(500);
+        }
+
+        throw new TimeoutException($"{resource} /health did not reach the expected state within {timeout}; last: {last.Status} {last.Body}");
+    }
+}

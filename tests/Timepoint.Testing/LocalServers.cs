@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Npgsql;
+
+namespace Timepoint.Testing;
+
+/// <summary>
+/// Real PostgreSQL and Redis for per-service tests: one throwaway server of each per test process, on free loopback
+/// ports, in a temp folder, stopped when the process exits. Each test class asks for a database of its own.
+/// </summary>
+public static class LocalServers
+{
+    private static readonly Lazy<Task<PostgresServer>> Postgres = new(PostgresServer.StartAsync);
+    private static readonly Lazy<Task<RedisServer>> Redis = new(RedisServer.StartAsync);
+
+    /// <summary>A new, empty database on the shared test server; returns its connection string.</summary>
+    public static async Task<string> CreateDatabaseAsync(string prefix)
+    {
+        var server = await Postgres.Value;
+        var name = $"{prefix}_{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 33, 63)].ToLowerInvariant();
+        await using (var connection = new NpgsqlConnection(server.ConnectionString("postgres")))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        return server.ConnectionString(name);
+    }
+
+    /// <summary>The shared Redis server's StackExchange.Redis connection string.</summary>
+    public static async Task<string> RedisConnectionStringAsync() => (await Redis.Value).ConnectionString;
+
+    internal static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    internal static string Secret() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
+    /// <summary>Runs a server process that lives as long as the test process (killed on exit).</summary>
+    internal static Process Spawn(string file, IEnumerable<string> args)
+    {
+        var process = Process.Start(new ProcessStartInfo(file, args)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        }) ?? throw new InvalidOperationException($"Could not start {file}.");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // already gone
+            }
+        };
+        return process;
+    }
+
+    internal static string Run(string file, params string[] args)
+    {
+        using var process = Process.Start(new ProcessStartInfo(file, args)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        }) ?? throw new InvalidOperationException($"Could not start {file}.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return process.ExitCode == 0
+            ? stdout.Result
+            : throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed: {stderr.Result}");
+    }
+
+    internal static async Task WaitUntilAsync(Func<Task<bool>> ready, Process process, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"{what} exited with {process.ExitCode} while starting.");
+            }
+
+            if (await ready())
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"{what} did not start within 60 s.");
+    }
+}
+
+internal sealed class PostgresServer(int port, string password)
+{
+    public string ConnectionString(string database) =>
+        $"Host=127.0.0.1;Port={port};Username=postgres;Password={password};Database={database};Maximum Pool Size=50";
+
+    public static async Task<PostgresServer> StartAsync()
+    {
+        var bin = FindBin();
+        var root = Directory.CreateTempSubdirectory("timepoint-test-pg-").FullName;
+        var data = Path.Combine(root, "data");
+        var pwFile = Path.Combine(root, "pw");
+        var password = LocalServers.Secret();
+        await File.WriteAllTextAsync(pwFile, password);
+        var asPostgres = Environment.IsPrivilegedProcess;
+        string[] prefix = asPostgres ? ["--reuid=postgres", "--regid=postgres", "--init-groups", "--"] : [];
+        if (asPostgres)
+        {
+            LocalServers.Run("chmod", "755", root);
+            LocalServers.Run("chown", "-R", "postgres:postgres", root);
+        }
+
+        string[] initdb = [Path.Combine(bin, "initdb"), "-D", data, "-U", "postgres", $"--pwfile={pwFile}",
+            "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale"];
+        if (asPostgres)
+        {
+            LocalServers.Run("setpriv", [.. prefix, .. initdb]);
+        }
+        else
+        {
+            LocalServers.Run(initdb[0], initdb[1..]);
+        }
+
+        var port = LocalServers.FreePort();
+        string[] serve = [Path.Combine(bin, "postgres"), "-D", data, "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=300", "-c", "fsync=off"];
+        var process = asPostgres ? LocalServers.Spawn("setpriv", [.. prefix, .. serve]) : LocalServers.Spawn(serve[0], serve[1..]);
+        var server = new PostgresServer(port, password);
+        await LocalServers.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(server.ConnectionString("postgres"));
+                await connection.OpenAsync();
+                return true;
+            }
+            catch (NpgsqlException)
+            {
+                return false;
+            }
+        }, process, "postgres");
+        return server;
+    }
+
+    private static string FindBin()
+    {
+        try
+        {
+            var bin = LocalServers.Run("pg_config", "--bindir").Trim();
+            if (File.Exists(Path.Combine(bin, "postgres")))
+            {
+                return bin;
+            }
+        }
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            // fall through
+        }
+
+        return Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin"))
+            .Where(d => File.Exists(Path.Combine(d, "postgres"))).Order().LastOrDefault()
+            ?? throw new InvalidOperationException("PostgreSQL server binaries not found; run ./scripts/test, which installs them.");
+    }
+}
+
+internal sealed class RedisServer(int port, string password)
+{
+    public string ConnectionString => $"127.0.0.1:{port},password={password}";
+
+    public static async Task<RedisServer> StartAsync()
+    {
+        var port = LocalServers.FreePort();
+        var password = LocalServers.Secret();
+        var process = LocalServers.Spawn("redis-server", ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--bind", "127.0.0.1", "--requirepass", password, "--save", "", "--appendonly", "no"]);
+        await LocalServers.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(IPAddress.Loopback, port);
+                return true;
+            }
+            catch (SocketException)
+            {
+                return false;
+            }
+        }, process, "redis-server");
+        return new RedisServer(port, password);
+    }
+}
