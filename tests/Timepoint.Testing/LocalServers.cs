@@ -42,15 +42,43 @@ public static class LocalServers
 
     internal static string Secret() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
-    /// <summary>Runs a server process that lives as long as the test process (killed on exit).</summary>
-    internal static Process Spawn(string file, IEnumerable<string> args)
+    /// <summary>
+    /// Runs a server process that lives no longer than the test process: killed on a clean exit, and sent
+    /// <paramref name="parentDeathSignal"/> by the kernel if the test process dies. The kernel ties that signal to the
+    /// spawning thread, so the spawn happens on a thread of its own that lives as long as the server.
+    /// </summary>
+    internal static Process Spawn(IEnumerable<string> command, string parentDeathSignal)
     {
-        var process = Process.Start(new ProcessStartInfo(file, args)
+        Process? process = null;
+        Exception? error = null;
+        using var started = new ManualResetEventSlim();
+        var thread = new Thread(() =>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        }) ?? throw new InvalidOperationException($"Could not start {file}.");
+            try
+            {
+                process = Process.Start(new ProcessStartInfo("setpriv", ["--pdeathsig", parentDeathSignal, .. command])
+                {
+                    RedirectStandardOutput = true,
+                    RedirectStandardError = true,
+                    UseShellExecute = false,
+                });
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+            }
+
+            started.Set();
+            process?.WaitForExit();
+        })
+        { IsBackground = true, Name = "test server " + command.First() };
+        thread.Start();
+        started.Wait();
+        if (process is null)
+        {
+            throw new InvalidOperationException($"Could not start {string.Join(' ', command)}.", error);
+        }
+
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
@@ -142,7 +170,8 @@ internal sealed class PostgresServer(int port, string password)
         var port = LocalServers.FreePort();
         string[] serve = [Path.Combine(bin, "postgres"), "-D", data, "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=300", "-c", "fsync=off"];
-        var process = asPostgres ? LocalServers.Spawn("setpriv", [.. prefix, .. serve]) : LocalServers.Spawn(serve[0], serve[1..]);
+        string[] asAccount = asPostgres ? ["--reuid=postgres", "--regid=postgres", "--init-groups", "--"] : ["--"];
+        var process = LocalServers.Spawn([.. asAccount, .. serve], "SIGINT");
         var server = new PostgresServer(port, password);
         await LocalServers.WaitUntilAsync(async () =>
         {
@@ -189,8 +218,8 @@ internal sealed class RedisServer(int port, string password)
     {
         var port = LocalServers.FreePort();
         var password = LocalServers.Secret();
-        var process = LocalServers.Spawn("redis-server", ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--bind", "127.0.0.1", "--requirepass", password, "--save", "", "--appendonly", "no"]);
+        var process = LocalServers.Spawn(["--", "redis-server", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--bind", "127.0.0.1", "--requirepass", password, "--save", "", "--appendonly", "no"], "SIGTERM");
         await LocalServers.WaitUntilAsync(async () =>
         {
             try
