@@ -14,6 +14,10 @@ var identityKeys = builder.AddServiceKeys("identity");
 var creditsKeys = builder.AddServiceKeys("credits");
 var flashKeys = builder.AddServiceKeys("flash");
 
+// The edge: the only resource clients reach (http://localhost:5080, from its launch profile).
+var gateway = builder.AddProject<Projects.Timepoint_Gateway>("gateway")
+    .WithExternalHttpEndpoints();
+
 var credits = builder.AddProject<Projects.Timepoint_Credits>("credits")
     .WithReference(creditsDb).WaitFor(creditsDb)
     .WithGatewayTrust(signingSecret)
@@ -41,11 +45,11 @@ var identity = builder.AddProject<Projects.Timepoint_Identity>("identity")
     .WithReference(flash).WithServiceKeyFor("flash", flashKeys)
     .WithGatewayTrust(signingSecret)
     .WithOwnKeys(identityKeys)
+    // Tokens name the edge as their issuer: it is where clients find the discovery document.
+    .WithEnvironment("Identity__Tokens__Issuer", ReferenceExpression.Create($"{gateway.GetEndpoint("http")}/"))
     .WithHttpHealthCheck("/health");
 
-// The edge: the only resource clients reach (http://localhost:5080, from its launch profile).
-builder.AddProject<Projects.Timepoint_Gateway>("gateway")
-    .WithExternalHttpEndpoints()
+gateway
     .WithReference(redis).WaitFor(redis)
     .WithReference(identity).WaitFor(identity).WithServiceKeyFor("identity", identityKeys)
     .WithReference(credits).WaitFor(credits).WithServiceKeyFor("credits", creditsKeys)

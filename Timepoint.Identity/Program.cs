@@ -1,12 +1,26 @@
+using Timepoint.Identity;
+using Timepoint.Identity.Auth;
+using Timepoint.Identity.Tokens;
+using Timepoint.Identity.Users;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddNpgsqlDataSource("identitydb");
-builder.AddRedisClient("redis");
+builder.AddGatewayTrust();
+builder.AddServiceKeys();
+builder.AddIdentityServices();
 
 var app = builder.Build();
 
 app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-identity"));
+app.UseForwardedHeaders();
+app.UseJsonTokenRoutes();
+app.UseGatewayTrust();
+app.UseRateLimiter();
+
+app.MapAuthApi();
+app.MapUsersApi();
+app.MapKeysApi();
 
 app.Run();
 

@@ -124,6 +124,12 @@ public static class GatewayTrustExtensions
         return app;
     }
 
+    /// <summary>The endpoints need a user who signed in with a JWT (not an API key): SPEC's <c>jwt</c> routes.</summary>
+    public static TBuilder RequireJwtUser<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.RequireAuthorization(policy => policy.AddAuthenticationSchemes(GatewayClaims.Scheme)
+            .RequireAuthenticatedUser()
+            .RequireClaim(GatewayClaims.AuthMethod, "jwt"));
+
     /// <summary>The endpoints need a user the gateway vouched for; none is a 401 <c>auth.missing</c>.</summary>
     public static TBuilder RequireGatewayUser<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.RequireAuthorization(policy => policy.AddAuthenticationSchemes(GatewayClaims.Scheme).RequireAuthenticatedUser());

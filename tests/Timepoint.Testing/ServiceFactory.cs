@@ -17,6 +17,9 @@ public class ServiceFactory<TProgram> : WebApplicationFactory<TProgram> where TP
 
     public Dictionary<string, string?> Settings { get; } = [];
 
+    /// <summary>The hosting environment the service runs in (Development, like the AppHost's).</summary>
+    public string Environment { get; set; } = "Development";
+
     /// <summary>Creates a fresh database on the shared test server and hands it to the service as <paramref name="name"/>.</summary>
     public async Task UseDatabaseAsync(string name) =>
         Settings[$"ConnectionStrings:{name}"] = await LocalServers.CreateDatabaseAsync(name);
@@ -26,7 +29,7 @@ public class ServiceFactory<TProgram> : WebApplicationFactory<TProgram> where TP
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseEnvironment("Development");
+        builder.UseEnvironment(Environment);
         builder.UseSetting("GatewayTrust:Secret", GatewaySecret);
         builder.UseSetting("Security:ServiceKey", ServiceKey);
         builder.UseSetting("Security:AdminKey", AdminKey);

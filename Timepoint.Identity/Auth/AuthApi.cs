@@ -1,0 +1,165 @@
+using Microsoft.AspNetCore;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using Timepoint.Identity.Tokens;
+using Timepoint.Identity.Users;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace Timepoint.Identity.Auth;
+
+/// <summary>Sign-in, refresh, logout and the caller's own account: <c>/api/v1/auth/*</c> and OpenIddict's <c>/connect/token</c>.</summary>
+public static class AuthApi
+{
+    public const string DemoRateLimit = "demo";
+    private static readonly ExternalIdentity DemoUser = new("demo", "demo", null, false, "Demo User");
+
+    public static WebApplication MapAuthApi(this WebApplication app)
+    {
+        // Token routes: OpenIddict has validated the request before any of these runs.
+        app.MapPost("/connect/token", Exchange);
+        app.MapPost("/api/v1/auth/refresh", Exchange);
+        app.MapPost("/api/v1/auth/demo", Demo).RequireRateLimiting(DemoRateLimit);
+        app.MapPost("/api/v1/auth/dev/token", DevToken).RequireAdminKey();
+        app.MapPost("/api/v1/auth/service-token", ServiceToken).RequireAdminKey();
+
+        app.MapPost("/api/v1/auth/logout", Logout).RequireJwtUser();
+        app.MapGet("/api/v1/auth/me", Me).RequireGatewayUser();
+        app.MapDelete("/api/v1/auth/me", DeleteMe).RequireJwtUser();
+        return app;
+    }
+
+    /// <summary>The standard grants: refresh_token (rotated on every use), authorization_code (PKCE), client_credentials.</summary>
+    private static async Task<IResult> Exchange(HttpContext http, UserAccounts users, CancellationToken ct)
+    {
+        var request = http.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("Not an OpenIddict request.");
+        if (request.IsRefreshTokenGrantType() || request.IsAuthorizationCodeGrantType())
+        {
+            var result = await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+            var user = Guid.TryParse(result.Principal?.GetClaim(Claims.Subject), out var id) ? await users.FindAsync(id, ct) : null;
+            if (user is null || user.Disabled)
+            {
+                return Refuse(http, "The account no longer exists or is disabled.");
+            }
+
+            return SignIn(TokenPrincipal.For(user));
+        }
+
+        if (request.IsClientCredentialsGrantType())
+        {
+            // A registered service client acting as itself; OpenIddict has authenticated it and checked its scopes.
+            var identity = new ClaimsIdentity(Microsoft.IdentityModel.Tokens.TokenValidationParameters.DefaultAuthenticationType);
+            identity.SetClaim(Claims.Subject, request.ClientId).SetClaim(Claims.ClientId, request.ClientId);
+            identity.SetScopes(request.GetScopes());
+            identity.SetAudiences(TokenOptions.Audience);
+            identity.SetDestinations(static _ => [Destinations.AccessToken]);
+            return SignIn(new ClaimsPrincipal(identity));
+        }
+
+        return Refuse(http, "This grant type is not accepted here.", Errors.UnsupportedGrantType);
+    }
+
+    private static async Task<IResult> Demo(HttpContext http, UserAccounts users, IOptions<DemoOptions> demo, IHostEnvironment environment,
+        CancellationToken ct)
+    {
+        if (environment.IsProduction() && !demo.Value.Enabled)
+        {
+            return Problems.Forbidden("Demo sign-in is disabled here.");
+        }
+
+        var (user, _) = await users.ResolveAsync(DemoUser, ct);
+        return user.Disabled ? Problems.Forbidden("The demo account is disabled.") : SignIn(TokenPrincipal.For(user));
+    }
+
+    /// <summary>Admin: a TokenPair for the user with this email, created on first use.</summary>
+    private static async Task<IResult> DevToken(HttpContext http, UserAccounts users, CancellationToken ct)
+    {
+        var request = http.GetOpenIddictServerRequest()!;
+        var email = UserAccounts.NormalizeEmail((string?)request["email"]);
+        var name = (string?)request["display_name"];
+        if (email is null || !System.Net.Mail.MailAddress.TryCreate(email, out _) || email.Length > 320)
+        {
+            return Problems.Validation("email", "A valid email is required.");
+        }
+
+        if (name is { Length: > 100 })
+        {
+            return Problems.Validation("display_name", "display_name may be at most 100 characters.");
+        }
+
+        var (user, _) = await users.ResolveAsync(new ExternalIdentity("dev", email, email, true, name), ct);
+        return user.Disabled ? Problems.Forbidden("The account is disabled.") : SignIn(TokenPrincipal.For(user));
+    }
+
+    /// <summary>Admin: a TokenPair acting as an existing user.</summary>
+    private static async Task<IResult> ServiceToken(HttpContext http, UserAccounts users, CancellationToken ct)
+    {
+        var request = http.GetOpenIddictServerRequest()!;
+        if (!Guid.TryParse((string?)request["user_id"], out var id))
+        {
+            return Problems.Validation("user_id", "user_id must be a UUID.");
+        }
+
+        var user = await users.FindAsync(id, ct);
+        if (user is null)
+        {
+            return Problems.NotFound("No such user.");
+        }
+
+        return user.Disabled ? Problems.Forbidden("The account is disabled.") : SignIn(TokenPrincipal.For(user));
+    }
+
+    private static async Task<Ok<LogoutResponse>> Logout(ClaimsPrincipal caller, UserAccounts users, CancellationToken ct)
+    {
+        await users.RevokeSessionsAsync(caller.GetUserId()!.Value, ct);
+        return TypedResults.Ok(new LogoutResponse("Logged out"));
+    }
+
+    private static async Task<Results<Ok<UserProfile>, ProblemHttpResult>> Me(ClaimsPrincipal caller, UserAccounts users, CancellationToken ct)
+    {
+        var user = await users.FindAsync(caller.GetUserId()!.Value, ct);
+        return user is null ? Problems.NotFound("The account no longer exists.") : TypedResults.Ok(UserProfile.From(user));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteMe(ClaimsPrincipal caller, UserAccounts users, CancellationToken ct)
+    {
+        var user = await users.FindAsync(caller.GetUserId()!.Value, ct);
+        if (user is null)
+        {
+            return Problems.NotFound("The account no longer exists.");
+        }
+
+        await users.DeleteAsync(user, ct);
+        return TypedResults.NoContent();
+    }
+
+    private static SignInHttpResult SignIn(ClaimsPrincipal principal) =>
+        TypedResults.SignIn(principal, authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+
+    /// <summary>A refusal in the caller's language: problem+json on the JSON routes, an OAuth error on /connect/token.</summary>
+    private static IResult Refuse(HttpContext http, string description, string error = Errors.InvalidGrant) =>
+        AuthRoutes.IsJsonRoute(http)
+            ? Problems.Forbidden(description)
+            : TypedResults.Forbid(new AuthenticationProperties(new Dictionary<string, string?>
+            {
+                [OpenIddictServerAspNetCoreConstants.Properties.Error] = error,
+                [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
+            }), [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+
+    public sealed record LogoutResponse(string Detail);
+}
+
+/// <summary>Section <c>Identity:Demo</c>.</summary>
+public sealed class DemoOptions
+{
+    public const string Section = "Identity:Demo";
+
+    /// <summary>Demo sign-in in Production only when this is true; always on elsewhere.</summary>
+    public bool Enabled { get; set; }
+
+    [System.ComponentModel.DataAnnotations.Range(1, 10_000)]
+    public int PermitsPerMinute { get; set; } = 10;
+}

@@ -1,0 +1,59 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace Timepoint.Identity.Data;
+
+public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> options) : DbContext(options)
+{
+    public DbSet<User> Users => Set<User>();
+
+    public DbSet<ExternalLogin> ExternalLogins => Set<ExternalLogin>();
+
+    public DbSet<SigningKey> SigningKeys => Set<SigningKey>();
+
+    public DbSet<OutboxMessage> Outbox => Set<OutboxMessage>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        // OpenIddict's applications, authorizations, scopes and tokens live beside the users.
+        modelBuilder.UseOpenIddict();
+
+        modelBuilder.Entity<User>(user =>
+        {
+            user.ToTable("users");
+            user.HasKey(u => u.Id);
+            user.Property(u => u.Email).HasMaxLength(320);
+            user.HasIndex(u => u.Email).IsUnique().HasFilter("\"Email\" IS NOT NULL");
+            user.Property(u => u.DisplayName).HasMaxLength(100);
+            user.Property(u => u.AvatarUrl).HasMaxLength(2048);
+            user.Property(u => u.Tier).HasMaxLength(16);
+            user.HasMany(u => u.Logins).WithOne().HasForeignKey(l => l.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<ExternalLogin>(login =>
+        {
+            login.ToTable("external_logins");
+            login.HasKey(l => new { l.Provider, l.Subject });
+            login.Property(l => l.Provider).HasMaxLength(32);
+            login.Property(l => l.Subject).HasMaxLength(255);
+            login.Property(l => l.Email).HasMaxLength(320);
+            login.HasIndex(l => l.UserId);
+        });
+
+        modelBuilder.Entity<SigningKey>(key =>
+        {
+            key.ToTable("signing_keys");
+            key.HasKey(k => k.Id);
+            key.Property(k => k.Use).HasMaxLength(8);
+            key.HasIndex(k => new { k.Use, k.NotBefore });
+        });
+
+        modelBuilder.Entity<OutboxMessage>(message =>
+        {
+            message.ToTable("outbox");
+            message.HasKey(m => m.Id);
+            message.Property(m => m.Kind).HasMaxLength(64);
+            message.HasIndex(m => new { m.Kind, m.UserId }).IsUnique();
+            message.HasIndex(m => m.NextAttemptAt);
+        });
+    }
+}

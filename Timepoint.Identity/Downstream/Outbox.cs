@@ -1,0 +1,120 @@
+using Microsoft.EntityFrameworkCore;
+using Refit;
+using Timepoint.Identity.Data;
+
+namespace Timepoint.Identity.Downstream;
+
+public interface ICreditsInternalApi
+{
+    /// <summary>Opens the account and grants the signup bonus, exactly once however often it is called.</summary>
+    [Post("/internal/credits/accounts")]
+    Task EnsureAccountAsync([Body] AccountRequest request, CancellationToken cancellationToken);
+
+    [Delete("/internal/credits/users/{userId}")]
+    Task DeleteUserAsync(Guid userId, CancellationToken cancellationToken);
+}
+
+public interface IFlashInternalApi
+{
+    [Delete("/internal/users/{userId}")]
+    Task DeleteUserAsync(Guid userId, CancellationToken cancellationToken);
+}
+
+public sealed record AccountRequest(Guid UserId);
+
+/// <summary>
+/// Calls to other services that must happen even if they are down right now: written in the same transaction as the
+/// change that needs them, delivered by <see cref="OutboxDelivery"/> with retries until they succeed.
+/// </summary>
+public sealed class Outbox(TimeProvider clock)
+{
+    public const string SignupBonus = "credits.signup_bonus";
+    public const string DeleteCredits = "credits.delete_user";
+    public const string DeleteFlash = "flash.delete_user";
+
+    private readonly SemaphoreSlim signal = new(0);
+
+    public void Enqueue(IdentityDbContext db, string kind, Guid userId)
+    {
+        var now = clock.GetUtcNow();
+        db.Outbox.Add(new OutboxMessage { Kind = kind, UserId = userId, CreatedAt = now, NextAttemptAt = now });
+    }
+
+    /// <summary>Wakes the delivery loop after a commit, so the usual case takes milliseconds, not a poll interval.</summary>
+    public void Signal()
+    {
+        if (signal.CurrentCount == 0)
+        {
+            signal.Release();
+        }
+    }
+
+    internal Task WaitAsync(TimeSpan timeout, CancellationToken ct) => signal.WaitAsync(timeout, ct);
+}
+
+public sealed class OutboxDelivery(IServiceScopeFactory scopes, Outbox outbox, TimeProvider clock, ILogger<OutboxDelivery> logger)
+    : BackgroundService
+{
+    private static readonly TimeSpan Poll = TimeSpan.FromSeconds(5);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                while (await DeliverBatchAsync(stoppingToken) > 0)
+                {
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logger.LogWarning(ex, "Outbox delivery pass failed; retrying");
+            }
+
+            await outbox.WaitAsync(Poll, stoppingToken);
+        }
+    }
+
+    /// <summary>Delivers due messages; FOR UPDATE SKIP LOCKED lets several replicas share the work without doing it twice.</summary>
+    private async Task<int> DeliverBatchAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<IdentityDbContext>();
+        var now = clock.GetUtcNow();
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+        var due = await db.Outbox
+            .FromSql($"SELECT * FROM outbox WHERE \"NextAttemptAt\" <= {now} ORDER BY \"NextAttemptAt\" LIMIT 20 FOR UPDATE SKIP LOCKED")
+            .ToListAsync(ct);
+        var delivered = 0;
+        foreach (var message in due)
+        {
+            try
+            {
+                await DeliverAsync(scope.ServiceProvider, message, ct);
+                db.Outbox.Remove(message);
+                delivered++;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or ApiException or TaskCanceledException && !ct.IsCancellationRequested)
+            {
+                message.Attempts++;
+                message.LastError = ex.Message.Length > 500 ? ex.Message[..500] : ex.Message;
+                message.NextAttemptAt = now + TimeSpan.FromSeconds(Math.Min(300, Math.Pow(2, message.Attempts)));
+                logger.LogWarning("Outbox {Kind} for {UserId} failed (attempt {Attempts}); next try at {Next}: {Error}",
+                    message.Kind, message.UserId, message.Attempts, message.NextAttemptAt, message.LastError);
+            }
+        }
+
+        await db.SaveChangesAsync(ct);
+        await transaction.CommitAsync(ct);
+        return delivered;
+    }
+
+    private static Task DeliverAsync(IServiceProvider services, OutboxMessage message, CancellationToken ct) => message.Kind switch
+    {
+        Outbox.SignupBonus => services.GetRequiredService<ICreditsInternalApi>().EnsureAccountAsync(new AccountRequest(message.UserId), ct),
+        Outbox.DeleteCredits => services.GetRequiredService<ICreditsInternalApi>().DeleteUserAsync(message.UserId, ct),
+        Outbox.DeleteFlash => services.GetRequiredService<IFlashInternalApi>().DeleteUserAsync(message.UserId, ct),
+        _ => throw new InvalidOperationException($"Unknown outbox message kind '{message.Kind}'."),
+    };
+}

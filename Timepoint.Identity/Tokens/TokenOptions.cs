@@ -1,0 +1,29 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Timepoint.Identity.Tokens;
+
+/// <summary>Section <c>Identity:Tokens</c>.</summary>
+public sealed class TokenOptions
+{
+    public const string Section = "Identity:Tokens";
+
+    /// <summary>The issuer (the edge's public address): http://localhost:5080/ in development.</summary>
+    [Required]
+    public Uri Issuer { get; set; } = new("http://localhost:5080/");
+
+    public const string Audience = "timepoint-api";
+
+    public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
+
+    public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How long a used refresh token may be presented again before that counts as theft (0: never).</summary>
+    public TimeSpan RefreshTokenReuseLeeway { get; set; } = TimeSpan.Zero;
+
+    /// <summary>How long a rotated-in signing key is published before it signs, so every edge has it cached.</summary>
+    public TimeSpan KeyPublishLead { get; set; } = TimeSpan.FromMinutes(10);
+
+    public TimeSpan KeyLifetime { get; set; } = TimeSpan.FromDays(365);
+
+    public TimeSpan KeyRefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
+}

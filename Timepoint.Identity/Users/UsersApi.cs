@@ -1,0 +1,129 @@
+using System.Security.Claims;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Timepoint.Identity.Data;
+
+namespace Timepoint.Identity.Users;
+
+public static class UsersApi
+{
+    public static WebApplication MapUsersApi(this WebApplication app)
+    {
+        var me = app.MapGroup("/api/v1/users/me").RequireGatewayUser();
+        me.MapGet("/", GetMe);
+        me.MapPatch("/", PatchMe);
+        me.MapGet("/export", Export).RequireJwtUser();
+
+        app.MapPost("/api/v1/users/resolve", Resolve).RequireServiceKey();
+        return app;
+    }
+
+    private static async Task<Results<Ok<UserProfile>, ProblemHttpResult>> GetMe(ClaimsPrincipal caller, UserAccounts users, CancellationToken ct)
+    {
+        var user = await users.FindAsync(caller.GetUserId()!.Value, ct);
+        return user is null ? Problems.NotFound("The account no longer exists.") : TypedResults.Ok(UserProfile.From(user));
+    }
+
+    /// <summary>Changes display_name and avatar_url only; any other member is refused, never applied.</summary>
+    private static async Task<Results<Ok<UserProfile>, ProblemHttpResult>> PatchMe(
+        ClaimsPrincipal caller, JsonElement body, UserAccounts users, IdentityDbContext db, CancellationToken ct)
+    {
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            return Problems.Validation("The body must be a JSON object.");
+        }
+
+        var errors = new Dictionary<string, string[]>();
+        string? displayName = null, avatarUrl = null;
+        bool setName = false, setAvatar = false;
+        foreach (var property in body.EnumerateObject())
+        {
+            switch (property.Name)
+            {
+                case "display_name" when property.Value.ValueKind == JsonValueKind.String
+                    && property.Value.GetString()!.Trim() is { Length: >= 1 and <= 100 } name:
+                    (displayName, setName) = (name, true);
+                    break;
+                case "display_name":
+                    errors["display_name"] = ["display_name must be a string of 1 to 100 characters."];
+                    break;
+                case "avatar_url" when property.Value.ValueKind == JsonValueKind.Null:
+                    (avatarUrl, setAvatar) = (null, true);
+                    break;
+                case "avatar_url" when property.Value.ValueKind == JsonValueKind.String
+                    && Uri.TryCreate(property.Value.GetString(), UriKind.Absolute, out var uri)
+                    && uri.Scheme is "https" or "http" && uri.OriginalString.Length <= 2048:
+                    (avatarUrl, setAvatar) = (uri.OriginalString, true);
+                    break;
+                case "avatar_url":
+                    errors["avatar_url"] = ["avatar_url must be an absolute http(s) URL of at most 2048 characters, or null."];
+                    break;
+                default:
+                    errors[property.Name] = ["Only display_name and avatar_url can be changed."];
+                    break;
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return Problems.Validation("The profile was not changed.", errors);
+        }
+
+        var user = await users.FindAsync(caller.GetUserId()!.Value, ct);
+        if (user is null)
+        {
+            return Problems.NotFound("The account no longer exists.");
+        }
+
+        if (setName)
+        {
+            user.DisplayName = displayName!;
+        }
+
+        if (setAvatar)
+        {
+            user.AvatarUrl = avatarUrl;
+        }
+
+        await db.SaveChangesAsync(ct);
+        return TypedResults.Ok(UserProfile.From(user));
+    }
+
+    /// <summary>Everything identity holds about the caller.</summary>
+    private static async Task<Results<Ok<UserExport>, ProblemHttpResult>> Export(ClaimsPrincipal caller, UserAccounts users, CancellationToken ct)
+    {
+        var user = await users.FindAsync(caller.GetUserId()!.Value, ct);
+        return user is null
+            ? Problems.NotFound("The account no longer exists.")
+            : TypedResults.Ok(new UserExport(UserProfile.From(user), user.Disabled,
+                [.. user.Logins.Select(l => new LoginExport(l.Provider, l.Subject, l.Email, l.LinkedAt))]));
+    }
+
+    /// <summary>Service: the user behind an external login, created (with the signup bonus) on first sight.</summary>
+    private static async Task<Results<Ok<ResolveResponse>, ProblemHttpResult>> Resolve(ResolveRequest? request, UserAccounts users, CancellationToken ct)
+    {
+        if (request is null || string.IsNullOrWhiteSpace(request.Provider) || request.Provider.Length > 32
+            || string.IsNullOrWhiteSpace(request.ExternalId) || request.ExternalId.Length > 255)
+        {
+            return Problems.Validation("provider (<= 32 chars) and external_id (<= 255 chars) are required.");
+        }
+
+        if (request.Email is not null && (!System.Net.Mail.MailAddress.TryCreate(request.Email, out _) || request.Email.Length > 320))
+        {
+            return Problems.Validation("email", "email is not a valid address.");
+        }
+
+        var (user, created) = await users.ResolveAsync(new ExternalIdentity(request.Provider.Trim().ToLowerInvariant(), request.ExternalId,
+            request.Email, request.EmailVerified, request.DisplayName), ct);
+        return TypedResults.Ok(new ResolveResponse(user.Id, created));
+    }
+
+    public sealed record ResolveRequest(string Provider, string ExternalId, string? Email, string? DisplayName, bool EmailVerified = false);
+
+    public sealed record ResolveResponse(Guid UserId, bool Created);
+
+    public sealed record UserExport(UserProfile Profile, bool Disabled, LoginExport[] Logins);
+
+    public sealed record LoginExport(string Provider, string Subject, string? Email, DateTimeOffset LinkedAt);
+}

@@ -1,0 +1,243 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Timepoint.Identity.Downstream;
+
+namespace Timepoint.Identity.Tests;
+
+public sealed class AccountTests(IdentityFactory factory) : IClassFixture<IdentityFactory>
+{
+    [Fact]
+    public async Task Demo_sign_in_is_limited_to_10_a_minute_per_client_address()
+    {
+        using var client = factory.CreateClient();
+        var address = $"203.0.113.{Random.Shared.Next(1, 250)}";
+        var statuses = new List<HttpStatusCode>();
+        HttpResponseMessage? last = null;
+        for (var i = 0; i < 11; i++)
+        {
+            last?.Dispose();
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/demo");
+            request.Headers.Add("X-Forwarded-For", address);
+            last = await client.SendAsync(request);
+            statuses.Add(last.StatusCode);
+        }
+
+        Assert.All(statuses.Take(10), s => Assert.Equal(HttpStatusCode.OK, s));
+        Assert.Equal(HttpStatusCode.TooManyRequests, statuses[10]);
+        Assert.True(last!.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+        Assert.Equal("rate_limited", (await last.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
+        last.Dispose();
+
+        using var other = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/demo");
+        other.Headers.Add("X-Forwarded-For", "192.0.2.77");
+        using var otherResponse = await client.SendAsync(other);
+        Assert.Equal(HttpStatusCode.OK, otherResponse.StatusCode);
+    }
+
+    [Fact]
+    public async Task Profile_is_read_and_patch_changes_only_name_and_avatar()
+    {
+        using var client = factory.CreateClient();
+        var user = await NewUserAsync(client);
+
+        using var patch = new HttpRequestMessage(HttpMethod.Patch, "/api/v1/users/me")
+        {
+            Content = JsonContent.Create(new { display_name = "Ada Lovelace", avatar_url = "https://img.test/ada.png" }),
+        }.Signed(factory.GatewaySecret, user);
+        using var patched = await client.SendAsync(patch);
+
+        Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        var profile = await GetMeAsync(client, user);
+        Assert.Equal("Ada Lovelace", profile.GetProperty("display_name").GetString());
+        Assert.Equal("https://img.test/ada.png", profile.GetProperty("avatar_url").GetString());
+        Assert.Equal("free", profile.GetProperty("tier").GetString());
+    }
+
+    [Theory]
+    [InlineData("{\"tier\":\"enterprise\"}")]
+    [InlineData("{\"display_name\":\"New\",\"email\":\"evil@example.test\"}")]
+    [InlineData("{\"display_name\":\"New\",\"id\":\"00000000-0000-0000-0000-000000000001\"}")]
+    [InlineData("{\"disabled\":false,\"display_name\":\"New\"}")]
+    [InlineData("{\"display_name\":\"\"}")]
+    [InlineData("{\"avatar_url\":\"javascript:alert(1)\"}")]
+    public async Task Patch_refuses_anything_else_and_changes_nothing(string json)
+    {
+        using var client = factory.CreateClient();
+        var user = await NewUserAsync(client);
+        var before = await GetMeAsync(client, user);
+
+        using var patch = new HttpRequestMessage(HttpMethod.Patch, "/api/v1/users/me")
+        {
+            Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json"),
+        }.Signed(factory.GatewaySecret, user);
+        using var response = await client.SendAsync(patch);
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        Assert.Equal("validation_failed", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
+        Assert.Equal(before.ToString(), (await GetMeAsync(client, user)).ToString());
+    }
+
+    [Fact]
+    public async Task Profile_without_a_gateway_identity_is_401_and_with_a_forged_one_403()
+    {
+        using var client = factory.CreateClient();
+
+        using var anonymous = await client.GetAsync("/api/v1/users/me");
+        using var forged = new HttpRequestMessage(HttpMethod.Get, "/api/v1/users/me");
+        forged.Headers.Add("X-User-ID", Guid.NewGuid().ToString());
+        forged.Headers.Add("X-Gateway-Timestamp", DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        forged.Headers.Add("X-Gateway-Signature", "v1=" + new string('0', 64));
+        using var forgedResponse = await client.SendAsync(forged);
+        using var stale = new HttpRequestMessage(HttpMethod.Get, "/api/v1/users/me")
+            .Signed(factory.GatewaySecret, Guid.NewGuid(), at: DateTimeOffset.UtcNow.AddMinutes(-10));
+        using var staleResponse = await client.SendAsync(stale);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Equal("auth.missing", (await anonymous.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.Forbidden, forgedResponse.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, staleResponse.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_new_user_queues_exactly_one_signup_bonus()
+    {
+        using var client = factory.CreateClient();
+        var email = $"bonus-{Guid.NewGuid():N}@example.test";
+        var user = await NewUserAsync(client, email);
+        await NewUserAsync(client, email); // the same person signing in again
+
+        var queued = await factory.WithDbAsync(db => db.Outbox.CountAsync(m => m.UserId == user && m.Kind == Outbox.SignupBonus));
+
+        Assert.Equal(1, queued);
+    }
+
+    [Fact]
+    public async Task Deleting_the_account_removes_it_ends_sessions_and_queues_deletion_elsewhere()
+    {
+        using var client = factory.CreateClient();
+        var pair = await factory.DevTokenAsync(client);
+        var user = Guid.Parse(new JsonWebToken(pair.AccessToken).Subject);
+
+        using var delete = new HttpRequestMessage(HttpMethod.Delete, "/api/v1/auth/me").Signed(factory.GatewaySecret, user);
+        using var response = await client.SendAsync(delete);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        using var me = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/v1/auth/me").Signed(factory.GatewaySecret, user));
+        Assert.Equal(HttpStatusCode.NotFound, me.StatusCode);
+        using var refresh = await client.PostAsJsonAsync("/api/v1/auth/refresh", new { refresh_token = pair.RefreshToken });
+        Assert.False(refresh.IsSuccessStatusCode);
+        // credits and flash are unreachable in this test: the deletions wait in the outbox, never lost.
+        var kinds = await factory.WithDbAsync(db => db.Outbox.Where(m => m.UserId == user).Select(m => m.Kind).ToListAsync());
+        Assert.Contains(Outbox.DeleteCredits, kinds);
+        Assert.Contains(Outbox.DeleteFlash, kinds);
+    }
+
+    [Fact]
+    public async Task Resolve_needs_the_service_key_and_links_only_through_a_verified_email()
+    {
+        using var client = factory.CreateClient();
+        var email = $"link-{Guid.NewGuid():N}@example.test";
+        var owner = await NewUserAsync(client, email);
+
+        var unverified = await ResolveAsync(client, factory.ServiceKey, new { provider = "github", external_id = Guid.NewGuid().ToString(), email });
+        var verified = await ResolveAsync(client, factory.ServiceKey,
+            new { provider = "google", external_id = Guid.NewGuid().ToString(), email, email_verified = true });
+        var noKey = await ResolveAsync(client, null, new { provider = "google", external_id = "x" });
+        var wrongKey = await ResolveAsync(client, "wrong-key", new { provider = "google", external_id = "x" });
+
+        Assert.Equal(HttpStatusCode.OK, unverified.Status);
+        Assert.NotEqual(owner, unverified.Body.GetProperty("user_id").GetGuid());
+        Assert.True(unverified.Body.GetProperty("created").GetBoolean());
+        Assert.Equal(owner, verified.Body.GetProperty("user_id").GetGuid());
+        Assert.False(verified.Body.GetProperty("created").GetBoolean());
+        Assert.Equal(HttpStatusCode.Unauthorized, noKey.Status);
+        Assert.Equal(HttpStatusCode.Forbidden, wrongKey.Status);
+    }
+
+    [Fact]
+    public async Task Admin_token_routes_need_identitys_admin_key()
+    {
+        using var client = factory.CreateClient();
+
+        using var missing = await client.PostAsJsonAsync("/api/v1/auth/dev/token", new { email = "a@example.test" });
+        using var wrong = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/service-token")
+        {
+            Content = JsonContent.Create(new { user_id = Guid.NewGuid() }),
+        };
+        wrong.Headers.Add("X-Admin-Key", factory.ServiceKey);
+        using var wrongResponse = await client.SendAsync(wrong);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, wrongResponse.StatusCode);
+    }
+
+    [Fact]
+    public async Task Service_token_acts_as_an_existing_user_only()
+    {
+        using var client = factory.CreateClient();
+        var user = await NewUserAsync(client);
+
+        var known = await ServiceTokenAsync(client, user);
+        var unknown = await ServiceTokenAsync(client, Guid.NewGuid());
+
+        Assert.Equal(HttpStatusCode.OK, known.StatusCode);
+        var token = (await known.Content.ReadFromJsonAsync<TokenPairDto>(IdentityFactory.Json))!;
+        Assert.Equal(user.ToString(), new JsonWebToken(token.AccessToken).Subject);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+    }
+
+    private async Task<HttpResponseMessage> ServiceTokenAsync(HttpClient client, Guid user)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/service-token")
+        {
+            Content = JsonContent.Create(new { user_id = user }),
+        };
+        request.Headers.Add("X-Admin-Key", factory.AdminKey);
+        return await client.SendAsync(request);
+    }
+
+    private async Task<Guid> NewUserAsync(HttpClient client, string? email = null) =>
+        Guid.Parse(new JsonWebToken((await factory.DevTokenAsync(client, email)).AccessToken).Subject);
+
+    private async Task<JsonElement> GetMeAsync(HttpClient client, Guid user)
+    {
+        using var response = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/v1/users/me").Signed(factory.GatewaySecret, user));
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    private static async Task<(HttpStatusCode Status, JsonElement Body)> ResolveAsync(HttpClient client, string? key, object body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/users/resolve") { Content = JsonContent.Create(body) };
+        if (key is not null)
+        {
+            request.Headers.Add("X-Service-Key", key);
+        }
+
+        using var response = await client.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>());
+    }
+}
+
+public sealed class ProductionDemoTests : IAsyncLifetime
+{
+    private readonly IdentityFactory factory = new() { Environment = "Production" };
+
+    public Task InitializeAsync() => ((IAsyncLifetime)factory).InitializeAsync();
+
+    public Task DisposeAsync() => ((IAsyncLifetime)factory).DisposeAsync();
+
+    [Fact]
+    public async Task Demo_sign_in_is_off_in_production_unless_enabled()
+    {
+        using var client = factory.CreateClient();
+
+        using var response = await client.PostAsync("/api/v1/auth/demo", null);
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("auth.forbidden", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
+    }
+}

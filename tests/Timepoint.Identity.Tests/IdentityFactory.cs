@@ -1,0 +1,59 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Timepoint.Identity.Data;
+
+namespace Timepoint.Identity.Tests;
+
+/// <summary>Identity on real PostgreSQL and Redis, with a registered public web client and a service client.</summary>
+public sealed class IdentityFactory : ServiceFactory<Program>, IAsyncLifetime
+{
+    public const string WebClientId = "test-web";
+    public const string WebRedirectUri = "https://app.test/callback";
+    public const string ServiceClientId = "test-service";
+    public const string ServiceClientSecret = "test-service-secret-0123456789abcdef";
+
+    public async Task InitializeAsync()
+    {
+        await UseDatabaseAsync("identitydb");
+        await UseRedisAsync();
+        Settings["Downstream:credits:ServiceKey"] = "credits-key-0123456789abcdef0123456789";
+        Settings["Downstream:credits:BaseAddress"] = "http://127.0.0.1:9"; // nothing listens: deliveries stay queued
+        Settings["Downstream:flash:ServiceKey"] = "flash-key-0123456789abcdef0123456789ab";
+        Settings["Downstream:flash:BaseAddress"] = "http://127.0.0.1:9";
+        Settings["Identity:Tokens:Issuer"] = "http://localhost/";
+        Settings["Identity:Tokens:KeyPublishLead"] = "00:00:02";
+        Settings["Identity:Tokens:KeyRefreshInterval"] = "00:00:01";
+        Settings["Identity:Clients:Clients:0:ClientId"] = WebClientId;
+        Settings["Identity:Clients:Clients:0:RedirectUris:0"] = WebRedirectUri;
+        Settings["Identity:Clients:Clients:0:Scopes:0"] = "api";
+        Settings["Identity:Clients:Clients:1:ClientId"] = ServiceClientId;
+        Settings["Identity:Clients:Clients:1:ClientSecret"] = ServiceClientSecret;
+        Settings["Identity:Clients:Clients:1:Scopes:0"] = "api";
+    }
+
+    Task IAsyncLifetime.DisposeAsync() => DisposeAsync().AsTask();
+
+    public async Task<T> WithDbAsync<T>(Func<IdentityDbContext, Task<T>> work)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        return await work(scope.ServiceProvider.GetRequiredService<IdentityDbContext>());
+    }
+
+    /// <summary>A new user signed in through the admin dev-token route, the way operators and tests mint real tokens.</summary>
+    public async Task<TokenPairDto> DevTokenAsync(HttpClient client, string? email = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/dev/token")
+        {
+            Content = JsonContent.Create(new { email = email ?? $"user-{Guid.NewGuid():N}@example.test", display_name = "Test User" }),
+        };
+        request.Headers.Add("X-Admin-Key", AdminKey);
+        using var response = await client.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<TokenPairDto>(Json))!;
+    }
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+}
+
+public sealed record TokenPairDto(string AccessToken, string RefreshToken, string TokenType, long ExpiresIn);
