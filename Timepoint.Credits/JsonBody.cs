@@ -18,7 +18,8 @@ public sealed class JsonBody
     /// <summary>The body as an object, or a 400 problem when it is not one JSON object (or repeats a property).</summary>
     public static async Task<(JsonBody? Body, ProblemHttpResult? Problem)> ReadAsync(HttpRequest request, bool optional = false)
     {
-        if (optional && request.ContentLength is 0 or null && !request.HasJsonContentType())
+        // An optional body may be left out entirely (no content, or an empty one whatever its type).
+        if (optional && (request.ContentLength == 0 || (request.ContentLength is null && !request.HasJsonContentType())))
         {
             return (new JsonBody(JsonDocument.Parse("{}").RootElement), null);
         }

@@ -12,6 +12,8 @@ namespace Timepoint.Credits.Tests;
 /// </summary>
 public class CreditsApp : ServiceFactory<Program>, IAsyncLifetime
 {
+    public const string ConnectionStringKey = "ConnectionStrings:creditsdb";
+
     private NpgsqlDataSource? database;
 
     public HttpClient Client { get; private set; } = null!;
@@ -21,9 +23,13 @@ public class CreditsApp : ServiceFactory<Program>, IAsyncLifetime
 
     public virtual async Task InitializeAsync()
     {
-        await UseDatabaseAsync("creditsdb");
+        if (!Settings.ContainsKey(ConnectionStringKey))
+        {
+            await UseDatabaseAsync("creditsdb");
+        }
+
         Client = CreateClient();
-        database = NpgsqlDataSource.Create(Settings["ConnectionStrings:creditsdb"]!);
+        database = NpgsqlDataSource.Create(Settings[ConnectionStringKey]!);
     }
 
     async Task IAsyncLifetime.DisposeAsync()
