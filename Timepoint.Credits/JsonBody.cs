@@ -10,6 +10,8 @@ namespace Timepoint.Credits;
 /// </summary>
 public sealed class JsonBody
 {
+    private static readonly JsonElement EmptyObject = CreateEmptyObject();
+
     private readonly JsonElement root;
     private readonly Dictionary<string, string[]> errors = new(StringComparer.Ordinal);
 
@@ -21,7 +23,7 @@ public sealed class JsonBody
         // An optional body may be left out entirely (no content, or an empty one whatever its type).
         if (optional && (request.ContentLength == 0 || (request.ContentLength is null && !request.HasJsonContentType())))
         {
-            return (new JsonBody(JsonDocument.Parse("{}").RootElement), null);
+            return (new JsonBody(EmptyObject), null);
         }
 
         if (!request.HasJsonContentType())
@@ -111,4 +113,10 @@ public sealed class JsonBody
     }
 
     public void Fail(string name, string message) => errors[name] = [message];
+
+    private static JsonElement CreateEmptyObject()
+    {
+        using var document = JsonDocument.Parse("{}");
+        return document.RootElement.Clone();
+    }
 }

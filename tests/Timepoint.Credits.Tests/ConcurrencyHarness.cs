@@ -20,6 +20,14 @@ public static class ConcurrencyHarness
         return results.Count(succeeded => succeeded);
     }
 
+    /// <summary>A reserve answered 200 (charged) or 402 (refused); anything else fails the test.</summary>
+    public static async Task<bool> Charged(HttpResponseMessage response) => response.StatusCode switch
+    {
+        System.Net.HttpStatusCode.OK => true,
+        System.Net.HttpStatusCode.PaymentRequired => false,
+        var other => throw new InvalidOperationException($"Unexpected {(int)other}: {await response.Content.ReadAsStringAsync()}"),
+    };
+
     /// <summary>
     /// Everything that must hold after spending a starting balance at a fixed cost: the number of successes the balance
     /// allows, the balance left, one debit row per success, a ledger that sums to the balance, and no negative balance_after.

@@ -1,5 +1,3 @@
-using System.Net;
-
 namespace Timepoint.Credits.Tests;
 
 /// <summary>Two replicas of credits on one database, started together.</summary>
@@ -42,7 +40,7 @@ public sealed class ReplicaTests(ReplicaPair<CreditsApp> replicas) : IClassFixtu
         var successes = await ConcurrencyHarness.RunAsync(100, async i =>
         {
             using var response = await (i % 2 == 0 ? replicas.First : replicas.Second).Reserve(user, "generate_balanced");
-            return response.StatusCode == HttpStatusCode.OK;
+            return await ConcurrencyHarness.Charged(response);
         });
 
         Assert.Empty(ConcurrencyHarness.Violations(await replicas.First.Facts(user), successes, startingBalance: 50, cost: 5));

@@ -13,12 +13,7 @@ public sealed class ReserveTests(CreditsApp app) : IClassFixture<CreditsApp>
         var successes = await ConcurrencyHarness.RunAsync(200, async _ =>
         {
             using var response = await app.Reserve(user, "generate_balanced");
-            return response.StatusCode switch
-            {
-                HttpStatusCode.OK => true,
-                HttpStatusCode.PaymentRequired => false,
-                var other => throw new InvalidOperationException($"Unexpected {(int)other}: {await response.Content.ReadAsStringAsync()}"),
-            };
+            return await ConcurrencyHarness.Charged(response);
         });
 
         var facts = await app.Facts(user);
