@@ -1,11 +1,18 @@
+using Timepoint.Credits;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddNpgsqlDataSource("creditsdb");
+builder.AddGatewayTrust();
+builder.AddServiceKeys();
+builder.AddCreditsServices();
 
 var app = builder.Build();
 
 app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-credits"));
+app.UseGatewayTrust();
+app.MapCreditsApi();
+app.MapInternalCreditsApi();
 
 app.Run();
 

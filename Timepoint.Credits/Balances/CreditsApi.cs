@@ -1,0 +1,119 @@
+using System.Globalization;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Timepoint.Credits.Ledger;
+
+namespace Timepoint.Credits;
+
+/// <summary>The public credits routes (SPEC.md section 2): the caller's balance and history, the price list, admin grants.</summary>
+public static class CreditsApi
+{
+    private const int DefaultLimit = 20;
+    private const int MaxLimit = 100;
+    private const int MaxDescription = 500;
+
+    public static IEndpointRouteBuilder MapCreditsApi(this IEndpointRouteBuilder app)
+    {
+        var credits = app.MapGroup("/api/v1/credits").WithTags("Credits");
+
+        credits.MapGet("/costs", GetCosts);
+
+        var mine = credits.MapGroup("").RequireGatewayUser();
+        mine.MapGet("/balance", GetBalance);
+        mine.MapGet("/history", GetHistory);
+
+        var admin = credits.MapGroup("/admin").RequireAdminKey();
+        admin.MapPost("/grant", Grant);
+
+        return app;
+    }
+
+    public static Ok<CostsResponse> GetCosts(IOptions<CreditsOptions> options) =>
+        TypedResults.Ok(new CostsResponse(options.Value.Costs));
+
+    public static async Task<Results<Ok<BalanceResponse>, ProblemHttpResult>> GetBalance(
+        ClaimsPrincipal user, CreditLedger ledger, CancellationToken cancellationToken)
+    {
+        var account = await ledger.GetAccountAsync(user.GetUserId()!.Value, cancellationToken);
+        return account is null
+            ? AccountDeleted()
+            : TypedResults.Ok(new BalanceResponse(account.Balance, account.LifetimeEarned, account.LifetimeSpent));
+    }
+
+    public static async Task<Results<Ok<IReadOnlyList<HistoryItem>>, ProblemHttpResult>> GetHistory(
+        ClaimsPrincipal user, CreditLedger ledger, string? limit, string? offset, CancellationToken cancellationToken)
+    {
+        if (!TryParseQuery(limit, DefaultLimit, 1, MaxLimit, out var take))
+        {
+            return Problems.Validation("limit", $"limit must be a whole number from 1 to {MaxLimit}.");
+        }
+
+        if (!TryParseQuery(offset, 0, 0, int.MaxValue, out var skip))
+        {
+            return Problems.Validation("offset", "offset must be a whole number of 0 or more.");
+        }
+
+        var entries = await ledger.GetHistoryAsync(user.GetUserId()!.Value, take, skip, cancellationToken);
+        return entries is null
+            ? AccountDeleted()
+            : TypedResults.Ok<IReadOnlyList<HistoryItem>>(
+                [.. entries.Select(e => new HistoryItem(e.Id, e.Amount, e.BalanceAfter, e.Type, e.Description, e.CreatedAt))]);
+    }
+
+    /// <summary>
+    /// Adds credits to a user. A well-formed user id credits has not seen yet gets its account (and signup bonus) now:
+    /// identity may not have called credits for that user yet. A deleted user, or any bad field, is refused and nothing is written.
+    /// </summary>
+    public static async Task<Results<Ok<GrantResponse>, ProblemHttpResult>> Grant(
+        HttpRequest request, CreditLedger ledger, IOptions<CreditsOptions> options, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await JsonBody.ReadAsync(request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var userId = body.UserId("user_id");
+        var amount = body.PositiveWholeNumber("amount", options.Value.MaxGrant);
+        var type = body.OptionalString("transaction_type", 64) ?? TransactionTypes.AdminGrant;
+        if (!TransactionTypes.Grantable.Contains(type))
+        {
+            body.Fail("transaction_type", $"transaction_type must be one of: {string.Join(", ", TransactionTypes.Grantable)}.");
+        }
+
+        var description = body.OptionalString("description", MaxDescription);
+        if (body.Problem is { } invalid)
+        {
+            return invalid;
+        }
+
+        return await ledger.GrantAsync(userId, amount, type, description ?? "Admin grant", cancellationToken) switch
+        {
+            GrantOutcome.Granted granted => TypedResults.Ok(new GrantResponse(granted.Balance, granted.Amount)),
+            GrantOutcome.UserDeleted => Problems.Validation("user_id", "user_id belongs to a deleted user."),
+            _ => Problems.Validation("amount", "amount would take the balance beyond what it can hold."),
+        };
+    }
+
+    private static bool TryParseQuery(string? text, int fallback, int min, int max, out int value)
+    {
+        if (text is null)
+        {
+            value = fallback;
+            return true;
+        }
+
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value) && value >= min && value <= max;
+    }
+
+    private static ProblemHttpResult AccountDeleted() => Problems.NotFound("This user's credits account was deleted.");
+}
+
+public sealed record CostsResponse(IReadOnlyDictionary<string, long> Costs);
+
+public sealed record BalanceResponse(long Balance, long LifetimeEarned, long LifetimeSpent);
+
+public sealed record HistoryItem(long Id, long Amount, long BalanceAfter, string Type, string? Description, DateTimeOffset CreatedAt);
+
+public sealed record GrantResponse(long Balance, long Granted);

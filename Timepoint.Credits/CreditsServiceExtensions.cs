@@ -1,0 +1,27 @@
+using Timepoint.Credits.Data;
+using Timepoint.Credits.Ledger;
+using Timepoint.Credits.Reconciliation;
+
+namespace Timepoint.Credits;
+
+public static class CreditsServiceExtensions
+{
+    /// <summary>The credits database (migrated at start), the ledger, the reconciler and the meter; options validated at start.</summary>
+    public static IHostApplicationBuilder AddCreditsServices(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<CreditsOptions>()
+            .BindConfiguration(CreditsOptions.Section)
+            .ValidateDataAnnotations()
+            .Validate(CreditsOptions.HasValidCosts,
+                "Credits:Costs must map operation names (lower-case letters, digits, _) to costs from 1 to 1000000.")
+            .ValidateOnStart();
+
+        builder.AddNpgsqlDataSource("creditsdb");
+        builder.Services.AddHostedService<DatabaseMigrator>();
+        builder.Services.AddSingleton<CreditsMetrics>();
+        builder.Services.AddSingleton<CreditLedger>();
+        builder.Services.AddSingleton<ReservationReconciler>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ReservationReconciler>());
+        return builder;
+    }
+}

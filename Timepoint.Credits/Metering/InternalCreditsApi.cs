@@ -1,0 +1,147 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Timepoint.Credits.Ledger;
+
+namespace Timepoint.Credits;
+
+/// <summary>
+/// Routes for the platform's own services (X-Service-Key): identity opens and deletes accounts, the gateway reserves the cost
+/// of a metered call and then settles or refunds it. The edge never routes <c>/internal/**</c> from outside.
+/// See README.md for the contract.
+/// </summary>
+public static class InternalCreditsApi
+{
+    public const int MaxIdempotencyKey = 255;
+    public const int MaxFingerprint = 255;
+    private const int MaxReason = 500;
+
+    public static IEndpointRouteBuilder MapInternalCreditsApi(this IEndpointRouteBuilder app)
+    {
+        var internalApi = app.MapGroup("/internal/credits").RequireServiceKey().WithTags("Credits (internal)");
+
+        internalApi.MapPost("/accounts", OpenAccount);
+        internalApi.MapPost("/reserve", Reserve);
+        internalApi.MapPost("/reservations/{id:guid}/settle", Settle);
+        internalApi.MapPost("/reservations/{id:guid}/refund", Refund);
+        internalApi.MapDelete("/users/{userId:guid}", DeleteUser);
+
+        return app;
+    }
+
+    /// <summary>Ensures the user's account and its signup bonus, exactly once; safe to call any number of times.</summary>
+    public static async Task<Results<Ok<AccountResponse>, ProblemHttpResult>> OpenAccount(
+        HttpRequest request, CreditLedger ledger, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await JsonBody.ReadAsync(request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var userId = body.UserId("user_id");
+        if (body.Problem is { } invalid)
+        {
+            return invalid;
+        }
+
+        return await ledger.EnsureAccountAsync(userId, cancellationToken) switch
+        {
+            EnsureOutcome.Ready ready => TypedResults.Ok(new AccountResponse(ready.Account.Balance, ready.Created)),
+            _ => UserDeleted(),
+        };
+    }
+
+    public static async Task<Results<Ok<ReservationResponse>, ProblemHttpResult>> Reserve(
+        HttpRequest request, CreditLedger ledger, IOptions<CreditsOptions> options, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await JsonBody.ReadAsync(request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var userId = body.UserId("user_id");
+        var operation = body.RequiredString("operation", 64);
+        var key = body.OptionalString("idempotency_key", MaxIdempotencyKey);
+        var fingerprint = body.OptionalString("request_fingerprint", MaxFingerprint);
+        if (operation.Length > 0 && !options.Value.Costs.ContainsKey(operation))
+        {
+            body.Fail("operation", $"Unknown operation '{operation}'.");
+        }
+
+        if (body.Problem is { } invalid)
+        {
+            return invalid;
+        }
+
+        var command = new ReserveCommand(userId, operation, options.Value.Costs[operation], key, fingerprint);
+        return await ledger.ReserveAsync(command, cancellationToken) switch
+        {
+            ReserveOutcome.Reserved { Reservation: var r, Replayed: var replayed } =>
+                TypedResults.Ok(new ReservationResponse(r.Id, r.Operation, r.Amount, r.BalanceAfter, r.Status, replayed)),
+            ReserveOutcome.Insufficient insufficient => Problems.Create(StatusCodes.Status402PaymentRequired, ErrorCodes.InsufficientCredits,
+                "Insufficient credits", $"{operation} costs {insufficient.Required} credits; the balance is {insufficient.Available}.",
+                new Dictionary<string, object?>
+                {
+                    ["credits_required"] = insufficient.Required,
+                    ["credits_available"] = insufficient.Available,
+                }),
+            ReserveOutcome.KeyReused => Problems.Validation("idempotency_key",
+                "This idempotency key was already used for a different request."),
+            _ => UserDeleted(),
+        };
+    }
+
+    public static async Task<Results<Ok<SettleResponse>, ProblemHttpResult>> Settle(
+        Guid id, CreditLedger ledger, CancellationToken cancellationToken) =>
+        await ledger.SettleAsync(id, cancellationToken) switch
+        {
+            SettleOutcome.Settled => TypedResults.Ok(new SettleResponse(id, ReservationStatus.Settled)),
+            SettleOutcome.AlreadyRefunded => Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Conflict",
+                "The reservation was already refunded; its charge cannot stand."),
+            _ => Problems.NotFound("No such reservation."),
+        };
+
+    /// <summary>Refunds exactly once; a repeated (or concurrent) refund writes nothing and answers as the first did.</summary>
+    public static async Task<Results<Ok<RefundResponse>, ProblemHttpResult>> Refund(
+        Guid id, HttpRequest request, CreditLedger ledger, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await JsonBody.ReadAsync(request, optional: true);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var reason = body.OptionalString("reason", MaxReason);
+        if (body.Problem is { } invalid)
+        {
+            return invalid;
+        }
+
+        return await ledger.RefundAsync(id, reason, cancellationToken) switch
+        {
+            RefundOutcome.Refunded refunded => TypedResults.Ok(new RefundResponse(id, ReservationStatus.Refunded, refunded.BalanceAfter)),
+            RefundOutcome.AlreadySettled => Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Conflict",
+                "The reservation was already settled; it cannot be refunded."),
+            _ => Problems.NotFound("No such reservation."),
+        };
+    }
+
+    /// <summary>Deletes the user's account, ledger and reservations; the user never gets an account (or a bonus) again.</summary>
+    public static async Task<NoContent> DeleteUser(Guid userId, CreditLedger ledger, CancellationToken cancellationToken)
+    {
+        await ledger.DeleteUserAsync(userId, cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    private static ProblemHttpResult UserDeleted() => Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Conflict",
+        "The user was deleted; credits will not open an account for it again.");
+}
+
+public sealed record AccountResponse(long Balance, bool Created);
+
+public sealed record ReservationResponse(Guid ReservationId, string Operation, long Charged, long BalanceAfter, string Status, bool Replayed);
+
+public sealed record SettleResponse(Guid ReservationId, string Status);
+
+public sealed record RefundResponse(Guid ReservationId, string Status, long BalanceAfter);
