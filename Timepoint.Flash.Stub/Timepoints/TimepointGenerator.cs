@@ -78,7 +78,8 @@ public sealed partial class TimepointGenerator(TimeProvider clock)
         var location = Places.FirstOrDefault(p => normalized.Contains(p.Split(',')[0].ToLowerInvariant(), StringComparison.Ordinal))
             ?? random.Pick(Places);
         var timeOfDay = random.Pick(TimesOfDay);
-        var subject = query.Trim();
+        // Text that echoes the query uses it as typed (case kept); everything else follows the normalized form.
+        var subject = WhitespaceRegex().Replace(query.Trim(), " ");
 
         var characters = Enumerable.Range(0, random.Next(2, 5)).Select(_ =>
         {
