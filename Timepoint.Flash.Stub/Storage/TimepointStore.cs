@@ -48,15 +48,6 @@ public sealed class TimepointStore(NpgsqlDataSource dataSource, IOptions<JsonOpt
             : null;
     }
 
-    public async Task<TimepointDocument?> FindAsync(Guid id, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand("SELECT document FROM timepoints WHERE id = $1");
-        command.Parameters.AddWithValue(id);
-        return await command.ExecuteScalarAsync(cancellationToken) is string document
-            ? JsonSerializer.Deserialize<TimepointDocument>(document, Json)
-            : null;
-    }
-
     /// <summary>The owner's timepoints, newest first.</summary>
     public async Task<TimepointPage> ListAsync(Guid ownerId, int limit, int offset, CancellationToken cancellationToken)
     {

@@ -4,7 +4,10 @@ namespace Timepoint.Flash.Stub.Tests;
 
 public static class StreamReading
 {
-    /// <summary>The JSON of each <c>data:</c> line, and whether the stream ended cleanly (false when the connection broke).</summary>
+    /// <summary>
+    /// The JSON of each <c>data:</c> line, and whether the stream ended cleanly (false when the connection broke).
+    /// Any other non-blank line fails the test: the stream is nothing but <c>data: {json}</c> events.
+    /// </summary>
     public static async Task<(List<JsonElement> Events, bool EndedCleanly)> ReadEventsAsync(HttpResponseMessage response)
     {
         var events = new List<JsonElement>();
@@ -16,6 +19,10 @@ public static class StreamReading
                 if (line.StartsWith("data: ", StringComparison.Ordinal))
                 {
                     events.Add(JsonSerializer.Deserialize<JsonElement>(line["data: ".Length..]));
+                }
+                else
+                {
+                    Assert.True(line.Length == 0, $"unexpected stream line: {line}");
                 }
             }
 
