@@ -1,10 +1,19 @@
+using Timepoint.Clockchain.Stub;
+using Timepoint.Clockchain.Stub.Moments;
+using Timepoint.Clockchain.Stub.Stats;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddGatewayTrust();
+builder.AddClockchainServices();
 
 var app = builder.Build();
 
 app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-clockchain"));
+app.UseGatewayTrust();
+app.MapMomentsApi();
+app.MapStatsApi();
 
 app.Run();
 

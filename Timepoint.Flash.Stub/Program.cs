@@ -1,13 +1,20 @@
 using Timepoint.Flash.Stub;
+using Timepoint.Flash.Stub.Internal;
+using Timepoint.Flash.Stub.Timepoints;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddNpgsqlDataSource("flashdb");
+builder.AddGatewayTrust();
+builder.AddServiceKeys();
+builder.AddFlashServices();
 
 var app = builder.Build();
 
 app.MapDefaultEndpoints(FlashHealth.Body);
+app.UseGatewayTrust();
+app.MapTimepointsApi();
+app.MapInternalUsersApi();
 
 app.Run();
 

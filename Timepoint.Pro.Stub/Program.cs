@@ -1,10 +1,17 @@
+using Timepoint.Pro.Stub;
+using Timepoint.Pro.Stub.Simulations;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddGatewayTrust();
+builder.AddProServices();
 
 var app = builder.Build();
 
 app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-pro-cloud"));
+app.UseGatewayTrust();
+app.MapSimulationsApi();
 
 app.Run();
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Npgsql;
 
 namespace Timepoint.Flash.Stub.Tests;
 
@@ -23,5 +24,31 @@ public sealed class HealthTests : IAsyncLifetime
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("healthy", body.GetProperty("status").GetString());
         Assert.True(body.GetProperty("database").GetBoolean());
+        var providers = body.GetProperty("providers");
+        Assert.True(providers.GetProperty("google").GetBoolean());
+        Assert.True(providers.GetProperty("openrouter").GetBoolean());
+        Assert.True(providers.GetProperty("stability").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Health_is_503_with_database_false_when_flashdb_is_gone()
+    {
+        using var client = factory.CreateClient();
+        var flashdb = new NpgsqlConnectionStringBuilder(factory.Settings["ConnectionStrings:flashdb"]);
+        var database = flashdb.Database;
+        flashdb.Database = "postgres";
+        await using (var admin = new NpgsqlConnection(flashdb.ConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP DATABASE \"{database}\" WITH (FORCE)", admin);
+            await drop.ExecuteNonQueryAsync();
+        }
+
+        using var response = await client.GetAsync("/health");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("unhealthy", body.GetProperty("status").GetString());
+        Assert.False(body.GetProperty("database").GetBoolean());
     }
 }

@@ -1,0 +1,34 @@
+using Timepoint.Flash.Stub.FailureInjection;
+using Timepoint.Flash.Stub.Storage;
+using Timepoint.Flash.Stub.Timepoints;
+
+namespace Timepoint.Flash.Stub;
+
+public static class FlashServices
+{
+    /// <summary>Storage in <c>flashdb</c> (schema applied before the server listens), generation, async jobs and failure injection.</summary>
+    public static IHostApplicationBuilder AddFlashServices(this IHostApplicationBuilder builder)
+    {
+        // Malformed bodies are the client's fault (400 problem) in every environment; Development would otherwise throw (500).
+        builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = false);
+
+        builder.AddNpgsqlDataSource("flashdb");
+        builder.Services.AddHostedService<FlashSchema>();
+        builder.Services.AddSingleton<TimepointStore>();
+
+        builder.Services.AddOptions<GenerationOptions>()
+            .BindConfiguration(GenerationOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton<TimepointGenerator>();
+        builder.Services.AddSingleton<AsyncGenerationQueue>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<AsyncGenerationQueue>());
+
+        builder.Services.AddOptions<FailureInjectionOptions>()
+            .BindConfiguration(FailureInjectionOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton<FailureInjector>();
+        return builder;
+    }
+}

@@ -1,0 +1,22 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Timepoint.Flash.Stub.Storage;
+
+namespace Timepoint.Flash.Stub.Internal;
+
+/// <summary>System calls from other services (identity's account deletion), behind flash's X-Service-Key.</summary>
+public static class InternalUsersApi
+{
+    public static WebApplication MapInternalUsersApi(this WebApplication app)
+    {
+        var internalUsers = app.MapGroup("/internal/users").RequireServiceKey();
+
+        // Idempotent: deleting a user with no timepoints (or already deleted) is still 204.
+        internalUsers.MapDelete("/{userId:guid}", async Task<NoContent> (Guid userId, TimepointStore store, CancellationToken cancellationToken) =>
+        {
+            await store.DeleteAllOfAsync(userId, cancellationToken);
+            return TypedResults.NoContent();
+        });
+
+        return app;
+    }
+}
