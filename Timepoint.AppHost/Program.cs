@@ -28,6 +28,7 @@ var flash = builder.AddProject<Projects.Timepoint_Flash_Stub>("flash")
     .WithReference(flashDb).WaitFor(flashDb)
     .WithGatewayTrust(signingSecret)
     .WithOwnKeys(flashKeys)
+    .WithFailureInjection(builder.Configuration)
     .WithHttpHealthCheck("/health");
 
 var clockchain = builder.AddProject<Projects.Timepoint_Clockchain_Stub>("clockchain")

@@ -9,8 +9,6 @@ public static class FlashServices
     /// <summary>Storage in <c>flashdb</c> (schema applied before the server listens), generation, async jobs and failure injection.</summary>
     public static IHostApplicationBuilder AddFlashServices(this IHostApplicationBuilder builder)
     {
-        // Malformed bodies are the client's fault (400 problem) in every environment; Development would otherwise throw (500).
-        builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = false);
 
         builder.AddNpgsqlDataSource("flashdb");
         builder.Services.AddHostedService<FlashSchema>();

@@ -1,17 +1,80 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using Timepoint.Gateway.Auth;
+using Timepoint.Gateway.Limits;
+using Timepoint.Gateway.Metering;
+using Timepoint.Gateway.Proxy;
+using Timepoint.Gateway.Routing;
 
 namespace Timepoint.Gateway;
 
 public static class GatewayServices
 {
+    public const string CorsPolicy = "edge";
+
     public static WebApplicationBuilder AddGatewayServices(this WebApplicationBuilder builder)
     {
+        builder.Services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<GatewayTrustOptions>().BindConfiguration(GatewayTrustOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<GatewayMetrics>();
+
         // Limits fail open when Redis is down, so Redis makes the edge degraded, never unready:
         // taking every replica out of rotation would turn a cache outage into a full outage.
         builder.AddRedisClient("redis", settings => settings.DisableHealthChecks = true);
-        builder.Services.AddHealthChecks()
-            .AddCheck<RedisDegradedCheck>("redis", HealthStatus.Degraded);
+        builder.Services.AddHealthChecks().AddCheck<RedisDegradedCheck>("redis", HealthStatus.Degraded);
+
+        // JWTs: identity's keys, cached; no call to identity per request.
+        builder.Services.AddHttpClient(IdentityKeys.HttpClientName, client =>
+        {
+            client.BaseAddress = new Uri("http://identity");
+            client.Timeout = TimeSpan.FromSeconds(5);
+        });
+        builder.Services.AddSingleton<IdentityKeys>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<IdentityKeys>());
+        builder.Services.AddSingleton<JwtValidator>();
+
+        // API keys: verified by identity, verdicts cached here, revocations heard through Redis.
+        builder.AddServiceClient<IIdentityApiKeysApi>("identity", ServiceJson.Default).ConfigureHttpClient(c => c.Timeout = TimeSpan.FromSeconds(5));
+        builder.Services.AddSingleton<ApiKeyVerifier>();
+        builder.Services.AddSingleton<IApiKeyVerifier>(sp => sp.GetRequiredService<ApiKeyVerifier>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ApiKeyVerifier>());
+
+        builder.AddServiceClient<ICreditsMeteringApi>("credits", ServiceJson.Default).ConfigureHttpClient(c => c.Timeout = TimeSpan.FromSeconds(10));
+        builder.Services.AddSingleton<IdempotentOutcomes>();
+
+        builder.Services.AddSingleton<EdgeAuthentication>();
+        builder.Services.AddSingleton<EdgeRateLimiter>();
+        builder.Services.AddSingleton<RateLimiting>();
+        builder.Services.AddSingleton<CreditsMetering>();
+        builder.Services.AddSingleton<UpstreamErrors>();
+
+        var options = builder.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
+        var (routes, clusters) = ProxyConfig.Build(options);
+        builder.Services.AddSingleton<IdentityForwarding>();
+        builder.Services.AddReverseProxy()
+            .LoadFromMemory(routes, clusters)
+            .AddServiceDiscoveryDestinationResolver();
+        builder.Services.AddSingleton<Yarp.ReverseProxy.Transforms.Builder.ITransformProvider>(sp => sp.GetRequiredService<IdentityForwarding>());
+
+        builder.Services.AddCors(cors => cors.AddPolicy(CorsPolicy, policy => policy
+            .SetIsOriginAllowed(origin => CorsOrigins.Allows(options.CorsOrigins, origin))
+            .AllowAnyHeader()
+            .AllowAnyMethod()
+            .WithExposedHeaders("X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After",
+                "X-Credits-Charged", "X-Balance-After")
+            .SetPreflightMaxAge(TimeSpan.FromMinutes(10))));
+
+        // Explicit request limits: Kestrel answers 431 / 413 beyond them.
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
+            kestrel.Limits.MaxRequestHeaderCount = 64;
+            kestrel.Limits.MaxRequestBodySize = 10 * 1024 * 1024;
+            kestrel.Limits.MaxRequestLineSize = 8 * 1024;
+            kestrel.AddServerHeader = false;
+        });
 
         return builder;
     }
@@ -30,5 +93,35 @@ internal sealed class RedisDegradedCheck(IConnectionMultiplexer redis) : IHealth
         {
             return new HealthCheckResult(context.Registration.FailureStatus, "Redis is unreachable; rate limits are per replica.");
         }
+    }
+}
+
+public static class CorsOrigins
+{
+    /// <summary>Exact origins, or <c>https://*.example.com</c> for any subdomain of example.com over https.</summary>
+    public static bool Allows(IEnumerable<string> configured, string origin)
+    {
+        if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri))
+        {
+            return false;
+        }
+
+        foreach (var entry in configured)
+        {
+            if (string.Equals(entry.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+
+            var wildcard = entry.IndexOf("://*.", StringComparison.Ordinal);
+            if (wildcard > 0 && string.Equals(entry[..wildcard], uri.Scheme, StringComparison.OrdinalIgnoreCase)
+                && uri.Host.EndsWith(entry[(wildcard + 4)..].TrimEnd('/'), StringComparison.OrdinalIgnoreCase)
+                && uri.Host.Length > entry[(wildcard + 4)..].TrimEnd('/').Length)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

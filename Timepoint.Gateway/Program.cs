@@ -1,4 +1,5 @@
 using Timepoint.Gateway;
+using Timepoint.Gateway.Proxy;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -7,7 +8,10 @@ builder.AddGatewayServices();
 
 var app = builder.Build();
 
+app.UseHeaderHygiene();
 app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-api-gateway"));
+app.UseEdgeCors();
+app.MapEdgeProxy();
 
 app.Run();
 

@@ -43,8 +43,8 @@ public static class IdentityServices
         builder.Services.AddScoped<UserAccounts>();
         builder.Services.AddSingleton<Outbox>();
         builder.Services.AddHostedService<OutboxDelivery>();
-        builder.AddServiceClient<ICreditsInternalApi>("credits");
-        builder.AddServiceClient<IFlashInternalApi>("flash");
+        builder.AddServiceClient<ICreditsInternalApi>("credits", ServiceJson.Default);
+        builder.AddServiceClient<IFlashInternalApi>("flash", ServiceJson.Default);
 
         builder.AddOpenIddictServer();
         builder.AddDemoRateLimit();

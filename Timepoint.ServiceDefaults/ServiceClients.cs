@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Refit;
@@ -19,22 +18,22 @@ public sealed class DownstreamOptions
 
 public static class ServiceClients
 {
-    private static readonly RefitSettings Settings = new(new SystemTextJsonContentSerializer(
-        new JsonSerializerOptions(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
-
     /// <summary>
     /// A Refit client for another platform service, found by service discovery (<c>http://{service}</c>), sending that
     /// service's X-Service-Key, with the standard resilience handler every HttpClient gets from the service defaults.
-    /// The key is validated at start.
+    /// The key is validated at start. <paramref name="json"/> is the caller's source-generated serializer context for the
+    /// API's bodies, with snake_case naming (<c>[JsonSourceGenerationOptions(PropertyNamingPolicy = SnakeCaseLower)]</c>):
+    /// Refit generates the client at build time, no reflection at run time.
     /// </summary>
-    public static IHttpClientBuilder AddServiceClient<TApi>(this IHostApplicationBuilder builder, string service) where TApi : class
+    public static IHttpClientBuilder AddServiceClient<TApi>(this IHostApplicationBuilder builder, string service,
+        System.Text.Json.Serialization.JsonSerializerContext json) where TApi : class
     {
         builder.Services.AddOptions<DownstreamOptions>(service)
             .BindConfiguration($"Downstream:{service}")
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
-        return builder.Services.AddRefitClient<TApi>(Settings)
+        return builder.Services.AddRefitGeneratedClient<TApi>(json)
             .ConfigureHttpClient((services, client) =>
             {
                 var options = services.GetRequiredService<IOptionsMonitor<DownstreamOptions>>().Get(service);

@@ -1,0 +1,119 @@
+using System.Text.Json;
+using Microsoft.Extensions.Caching.Memory;
+using Refit;
+using StackExchange.Redis;
+
+namespace Timepoint.Gateway.Auth;
+
+/// <summary>Identity's verdict on an API key (POST /internal/identity/api-keys/verify, identity's X-Service-Key).</summary>
+public interface IIdentityApiKeysApi
+{
+    [Post("/internal/identity/api-keys/verify")]
+    Task<KeyVerdict> VerifyAsync([Body] VerifyRequest request, CancellationToken cancellationToken);
+}
+
+public sealed record VerifyRequest(string Key);
+
+public sealed record KeyVerdict(bool Valid, Guid? UserId, Guid? KeyId, string[]? Scopes, string? Tier, DateTimeOffset? ValidUntil, string? Reason);
+
+/// <summary>
+/// Verifies API keys with identity and remembers the verdicts briefly (positive and negative). Malformed keys are refused
+/// without any lookup. Identity publishes revocations on Redis and every replica drops the verdict at once. While identity
+/// is unreachable, remembered positive verdicts keep serving until they lapse; unknown keys fail closed (503).
+/// </summary>
+public sealed class ApiKeyVerifier(
+    IIdentityApiKeysApi identity,
+    IConnectionMultiplexer redis,
+    TimeProvider clock,
+    ILogger<ApiKeyVerifier> logger) : BackgroundService, IApiKeyVerifier
+{
+    public const string RevocationChannel = "timepoint:api-keys:revoked";
+    public static readonly TimeSpan PositiveTtl = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan NegativeTtl = TimeSpan.FromSeconds(10);
+
+    private readonly MemoryCache verdicts = new(new MemoryCacheOptions { SizeLimit = 200_000 });
+
+    public async ValueTask<ApiKeyOutcome> VerifyAsync(string key, CancellationToken ct)
+    {
+        if (!ApiKeyFormat.IsWellFormed(key))
+        {
+            return Refused(ErrorCodes.KeyInvalid, "The API key is not valid.");
+        }
+
+        var hash = ApiKeyFormat.Hash(key);
+        if (!verdicts.TryGetValue(hash, out KeyVerdict? verdict))
+        {
+            try
+            {
+                verdict = await identity.VerifyAsync(new VerifyRequest(key), ct);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or ApiException or TaskCanceledException && !ct.IsCancellationRequested)
+            {
+                logger.LogWarning("API key verification is unavailable: {Error}", ex.Message);
+                return new ApiKeyOutcome(null, Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable,
+                    "Service unavailable", "API keys cannot be verified right now; try again shortly."));
+            }
+
+            var ttl = verdict.Valid ? PositiveTtl : NegativeTtl;
+            if (verdict.ValidUntil is { } until && until - clock.GetUtcNow() < ttl)
+            {
+                ttl = until - clock.GetUtcNow();
+            }
+
+            if (ttl > TimeSpan.Zero)
+            {
+                verdicts.Set(hash, verdict, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = ttl, Size = 1 });
+            }
+        }
+
+        if (!verdict!.Valid || verdict.ValidUntil <= clock.GetUtcNow())
+        {
+            return verdict.Reason switch
+            {
+                "revoked" => Refused(ErrorCodes.KeyRevoked, "The API key has been revoked."),
+                "expired" => Refused(ErrorCodes.KeyRevoked, "The API key has expired."),
+                _ when verdict.Valid => Refused(ErrorCodes.KeyRevoked, "The API key has expired."),
+                _ => Refused(ErrorCodes.KeyInvalid, "The API key is not valid."),
+            };
+        }
+
+        return new ApiKeyOutcome(new Caller(verdict.UserId!.Value, AuthMethod.ApiKey, verdict.KeyId!.Value.ToString(),
+            verdict.Scopes ?? [], verdict.Tier ?? "free", verdict.ValidUntil ?? DateTimeOffset.MaxValue), null);
+    }
+
+    private static ApiKeyOutcome Refused(string code, string detail) => new(null, Problems.Unauthorized(code, detail));
+
+    /// <summary>Subscribes to revocations, retrying until Redis answers; the multiplexer resubscribes after reconnects.</summary>
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(RevocationChannel), (_, message) => Evict(message));
+                return;
+            }
+            catch (RedisException ex)
+            {
+                logger.LogWarning("Could not subscribe to API key revocations yet: {Error}", ex.Message);
+                await Task.Delay(TimeSpan.FromSeconds(2), clock, stoppingToken);
+            }
+        }
+    }
+
+    private void Evict(RedisValue message)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse((string)message!);
+            if (document.RootElement.TryGetProperty("key_hash", out var hash) && hash.GetString() is { } value)
+            {
+                verdicts.Remove(value);
+            }
+        }
+        catch (JsonException)
+        {
+            logger.LogWarning("Ignored a malformed API key revocation message");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Timepoint.Gateway.Auth;
+
+/// <summary>
+/// Identity's issuer and signing keys, read from its discovery document and JWKS, cached, refreshed on a timer and when
+/// a token names an unknown key (at most once per interval). The last keys seen keep serving while identity is down.
+/// </summary>
+public sealed class IdentityKeys(IHttpClientFactory httpClients, IOptions<GatewayOptions> options, TimeProvider clock,
+    GatewayMetrics metrics, ILogger<IdentityKeys> logger) : BackgroundService
+{
+    public const string HttpClientName = "identity-keys";
+
+    private readonly SemaphoreSlim refreshing = new(1, 1);
+    private readonly TaskCompletionSource firstLoad = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile Snapshot? current;
+    private DateTimeOffset lastAttempt = DateTimeOffset.MinValue;
+
+    public sealed record Snapshot(string Issuer, IReadOnlyDictionary<string, SecurityKey> Keys);
+
+    public Snapshot? Current => current;
+
+    /// <summary>The keys, waiting briefly for the first load; null when identity has never answered.</summary>
+    public async ValueTask<Snapshot?> GetAsync(CancellationToken ct)
+    {
+        if (current is { } snapshot)
+        {
+            return snapshot;
+        }
+
+        await Task.WhenAny(firstLoad.Task, Task.Delay(TimeSpan.FromSeconds(3), ct));
+        return current;
+    }
+
+    /// <summary>Re-reads the keys for a token whose kid is unknown, unless that was tried too recently.</summary>
+    public async ValueTask<Snapshot?> RefreshForUnknownKeyAsync(CancellationToken ct)
+    {
+        if (clock.GetUtcNow() - lastAttempt < options.Value.JwksMinimumRefreshInterval)
+        {
+            return current;
+        }
+
+        await RefreshAsync("unknown kid", ct);
+        return current;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            await RefreshAsync("scheduled", stoppingToken);
+            var wait = current is null ? TimeSpan.FromSeconds(2) : options.Value.JwksRefreshInterval;
+            await Task.Delay(wait, clock, stoppingToken);
+        }
+    }
+
+    private async Task RefreshAsync(string reason, CancellationToken ct)
+    {
+        await refreshing.WaitAsync(ct);
+        try
+        {
+            lastAttempt = clock.GetUtcNow();
+            var client = httpClients.CreateClient(HttpClientName);
+            using var discovery = JsonDocument.Parse(await client.GetStringAsync("/.well-known/openid-configuration", ct));
+            var issuer = discovery.RootElement.GetProperty("issuer").GetString()!;
+            // Fetch the JWKS from identity itself, whatever public address the document advertises.
+            var jwksPath = new Uri(discovery.RootElement.GetProperty("jwks_uri").GetString()!).PathAndQuery;
+            var jwks = new JsonWebKeySet(await client.GetStringAsync(jwksPath, ct));
+            var keys = jwks.GetSigningKeys().Where(k => !string.IsNullOrEmpty(k.KeyId)).ToDictionary(k => k.KeyId);
+            current = new Snapshot(issuer, keys);
+            firstLoad.TrySetResult();
+            metrics.JwksRefreshed(reason, success: true);
+            logger.LogInformation("Loaded {KeyCount} signing keys of issuer {Issuer} ({Reason})", keys.Count, issuer, reason);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or JsonException or TaskCanceledException or KeyNotFoundException
+            or ArgumentException && !ct.IsCancellationRequested)
+        {
+            metrics.JwksRefreshed(reason, success: false);
+            logger.LogWarning("Could not read identity's keys ({Reason}): {Error}; {State}", reason, ex.Message,
+                current is null ? "no keys yet: JWTs are refused" : "keeping the last keys");
+        }
+        finally
+        {
+            refreshing.Release();
+        }
+    }
+}

@@ -1,0 +1,98 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Timepoint.Gateway.Auth;
+
+public enum JwtVerdict
+{
+    Valid,
+    Invalid,
+    Expired,
+    /// <summary>Identity's keys have never been readable: fail closed.</summary>
+    Unavailable,
+}
+
+public readonly record struct JwtOutcome(JwtVerdict Verdict, Caller? Caller = null, string? Detail = null);
+
+/// <summary>
+/// Validates access tokens locally against identity's keys: RS256/ES256 only, issuer, audience timepoint-api, typ at+jwt,
+/// lifetime with a small explicit skew. A valid token is remembered by its SHA-256 until it expires, so a client that
+/// reuses its token pays for the signature check once.
+/// </summary>
+public sealed class JwtValidator(IdentityKeys keys, IOptions<GatewayOptions> options)
+{
+    public const string Audience = "timepoint-api";
+    private static readonly string[] Algorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.EcdsaSha256];
+
+    private readonly JsonWebTokenHandler handler = new() { MapInboundClaims = false };
+    private readonly MemoryCache validated = new(new MemoryCacheOptions { SizeLimit = Math.Max(1, options.Value.ValidatedTokenCacheSize) });
+
+    public async ValueTask<JwtOutcome> ValidateAsync(string token, CancellationToken ct)
+    {
+        var hash = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+        if (validated.TryGetValue(hash, out Caller? cached) && cached!.ExpiresAt > DateTimeOffset.UtcNow)
+        {
+            return new JwtOutcome(JwtVerdict.Valid, cached);
+        }
+
+        JsonWebToken jwt;
+        try
+        {
+            jwt = new JsonWebToken(token);
+        }
+        catch (ArgumentException)
+        {
+            return new JwtOutcome(JwtVerdict.Invalid, Detail: "The token is not a well-formed JWT.");
+        }
+
+        var snapshot = await keys.GetAsync(ct);
+        if (snapshot is null)
+        {
+            return new JwtOutcome(JwtVerdict.Unavailable);
+        }
+
+        if (string.IsNullOrEmpty(jwt.Kid) || !snapshot.Keys.ContainsKey(jwt.Kid))
+        {
+            snapshot = await keys.RefreshForUnknownKeyAsync(ct) ?? snapshot;
+            if (string.IsNullOrEmpty(jwt.Kid) || !snapshot.Keys.ContainsKey(jwt.Kid))
+            {
+                return new JwtOutcome(JwtVerdict.Invalid, Detail: "The token was not signed by a known key.");
+            }
+        }
+
+        var result = await handler.ValidateTokenAsync(jwt, new TokenValidationParameters
+        {
+            ValidIssuer = snapshot.Issuer,
+            ValidAudience = Audience,
+            ValidTypes = ["at+jwt"],
+            ValidAlgorithms = Algorithms,
+            IssuerSigningKey = snapshot.Keys[jwt.Kid],
+            TryAllIssuerSigningKeys = false,
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            ClockSkew = options.Value.ClockSkew,
+        });
+        if (!result.IsValid)
+        {
+            return result.Exception is SecurityTokenExpiredException
+                ? new JwtOutcome(JwtVerdict.Expired, Detail: "The access token has expired.")
+                : new JwtOutcome(JwtVerdict.Invalid, Detail: "The access token is not valid.");
+        }
+
+        if (!Guid.TryParse(jwt.Subject, out var userId))
+        {
+            return new JwtOutcome(JwtVerdict.Invalid, Detail: "The token does not name a user.");
+        }
+
+        var caller = new Caller(userId, AuthMethod.Jwt, ApiKeyId: null,
+            Scopes: jwt.TryGetPayloadValue<string>("scope", out var scope) ? scope.Split(' ', StringSplitOptions.RemoveEmptyEntries) : [],
+            Tier: jwt.TryGetPayloadValue<string>("tier", out var tier) ? tier : "free",
+            ExpiresAt: new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero));
+        validated.Set(hash, caller, new MemoryCacheEntryOptions { AbsoluteExpiration = caller.ExpiresAt, Size = 1 });
+        return new JwtOutcome(JwtVerdict.Valid, caller);
+    }
+}

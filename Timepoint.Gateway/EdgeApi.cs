@@ -1,0 +1,41 @@
+using Timepoint.Gateway.Auth;
+using Timepoint.Gateway.Limits;
+using Timepoint.Gateway.Metering;
+using Timepoint.Gateway.Proxy;
+
+namespace Timepoint.Gateway;
+
+public static class EdgeApi
+{
+    /// <summary>Browsers may call from the configured origins, never the interactive authorization endpoint.</summary>
+    public static WebApplication UseEdgeCors(this WebApplication app)
+    {
+        app.UseWhen(context => !context.Request.Path.StartsWithSegments("/connect/authorize"),
+            branch => branch.UseCors(GatewayServices.CorsPolicy));
+        return app;
+    }
+
+    /// <summary>Every proxied request: authenticate, rate-limit, meter, then forward with the signed identity.</summary>
+    public static WebApplication MapEdgeProxy(this WebApplication app)
+    {
+        // Internal routes of every service are for services only: refused here, whatever follows.
+        app.Map("/internal/{**rest}", () => Problems.Forbidden("Internal routes are not reachable from outside."));
+
+        app.MapReverseProxy(proxy =>
+        {
+            Use<EdgeAuthentication>(proxy, (s, c, n) => s.InvokeAsync(c, n));
+            Use<RateLimiting>(proxy, (s, c, n) => s.InvokeAsync(c, n));
+            Use<UpstreamErrors>(proxy, (s, c, n) => s.InvokeAsync(c, n));
+            Use<CreditsMetering>(proxy, (s, c, n) => s.InvokeAsync(c, n));
+        });
+
+        app.MapFallback(() => Problems.NotFound("No such route."));
+        return app;
+    }
+
+    private static void Use<T>(IApplicationBuilder proxy, Func<T, HttpContext, Func<Task>, Task> invoke) where T : notnull
+    {
+        var step = proxy.ApplicationServices.GetRequiredService<T>();
+        proxy.Use((context, next) => invoke(step, context, () => next(context)));
+    }
+}

@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Timepoint.Gateway;
+
+/// <summary>The edge's own metrics (meter <c>Timepoint.Gateway</c>), exported to the dashboard with the rest.</summary>
+public sealed class GatewayMetrics
+{
+    public const string MeterName = "Timepoint.Gateway";
+
+    private readonly Counter<long> requests;
+    private readonly Counter<long> authFailures;
+    private readonly Counter<long> rateLimited;
+    private readonly Counter<long> rateLimitFallbacks;
+    private readonly Counter<long> jwksRefreshes;
+    private readonly Histogram<double> upstreamDuration;
+
+    public GatewayMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(MeterName);
+        requests = meter.CreateCounter<long>("timepoint.gateway.requests", "{request}", "Proxied requests by route and auth method.");
+        authFailures = meter.CreateCounter<long>("timepoint.gateway.auth.failures", "{request}", "Requests refused by authentication, by code.");
+        rateLimited = meter.CreateCounter<long>("timepoint.gateway.ratelimit.rejections", "{request}", "Requests refused by rate limits.");
+        rateLimitFallbacks = meter.CreateCounter<long>("timepoint.gateway.ratelimit.fallbacks", "{decision}",
+            "Rate-limit decisions taken per replica because Redis was unreachable.");
+        jwksRefreshes = meter.CreateCounter<long>("timepoint.gateway.jwks.refreshes", "{refresh}", "Reads of identity's signing keys.");
+        upstreamDuration = meter.CreateHistogram<double>("timepoint.gateway.upstream.duration", "s", "Time to the backend's response.");
+    }
+
+    public void Request(string route, string authMethod) =>
+        requests.Add(1, new TagList { { "route", route }, { "auth_method", authMethod } });
+
+    public void AuthFailure(string code, string route) =>
+        authFailures.Add(1, new TagList { { "code", code }, { "route", route } });
+
+    public void RateLimited(string bucket) => rateLimited.Add(1, new TagList { { "bucket", bucket } });
+
+    public void RateLimitFallback() => rateLimitFallbacks.Add(1);
+
+    public void JwksRefreshed(string reason, bool success) =>
+        jwksRefreshes.Add(1, new TagList { { "reason", reason }, { "success", success } });
+
+    public void Upstream(string route, int status, TimeSpan elapsed) =>
+        upstreamDuration.Record(elapsed.TotalSeconds, new TagList { { "route", route }, { "status", status } });
+}

@@ -1,0 +1,43 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Timepoint.Gateway;
+
+/// <summary>Section <c>Gateway</c>.</summary>
+public sealed class GatewayOptions
+{
+    public const string Section = "Gateway";
+
+    /// <summary>Overrides of a cluster's address (default <c>http://{cluster}</c>, resolved by service discovery).</summary>
+    public Dictionary<string, string> Destinations { get; set; } = [];
+
+    /// <summary>A backend that sends nothing for this long is cut off: 504 upstream_timeout.</summary>
+    public TimeSpan UpstreamTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Clock skew allowed on a JWT's exp and nbf.</summary>
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often identity's keys are re-read even without an unknown kid.</summary>
+    public TimeSpan JwksRefreshInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>At most one key refresh for an unknown kid per this interval.</summary>
+    public TimeSpan JwksMinimumRefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Validated tokens remembered (by hash, until exp) so a reused token pays for its signature once.</summary>
+    [Range(0, 10_000_000)]
+    public int ValidatedTokenCacheSize { get; set; } = 100_000;
+
+    /// <summary>Origins allowed to call from a browser; <c>https://*.example.com</c> matches subdomains.</summary>
+    public List<string> CorsOrigins { get; set; } = [];
+
+    public RateLimitOptions RateLimits { get; set; } = new();
+}
+
+public sealed class RateLimitOptions
+{
+    [Range(1, 1_000_000)] public int AnonymousPerMinute { get; set; } = 60;
+    [Range(1, 1_000_000)] public int ReadsPerMinute { get; set; } = 300;
+    [Range(1, 1_000_000)] public int WritesPerMinute { get; set; } = 30;
+
+    /// <summary>Metered (generation) calls per minute by tier.</summary>
+    public Dictionary<string, int> Tiers { get; set; } = new() { ["free"] = 10, ["pro"] = 60, ["enterprise"] = 300 };
+}

@@ -1,0 +1,46 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using Timepoint.Gateway.Auth;
+using Timepoint.Gateway.Routing;
+
+namespace Timepoint.Gateway.Limits;
+
+/// <summary>
+/// Picks the budget of a proxied request (SPEC.md section 3): anonymous per client address, authenticated per user or
+/// key with read and write classes, metered calls by tier. Every limited response carries X-RateLimit-* headers.
+/// </summary>
+public sealed class RateLimiting(EdgeRateLimiter limiter, IOptionsMonitor<GatewayOptions> options, GatewayMetrics metrics)
+{
+    public async Task InvokeAsync(HttpContext context, Func<Task> next)
+    {
+        var limits = options.CurrentValue.RateLimits;
+        var route = context.GetEdgeRoute()!;
+        var caller = context.Features.Get<Caller>();
+        var (bucket, subject, limit) = caller switch
+        {
+            // The connection's address, never a client's X-Forwarded-For (stripped before this point anyway).
+            null => ("anon", context.Connection.RemoteIpAddress?.ToString() ?? "unknown", limits.AnonymousPerMinute),
+            _ when route.Metered is not null => ($"tier-{caller.Tier}", caller.Subject,
+                limits.Tiers.GetValueOrDefault(caller.Tier, limits.Tiers.GetValueOrDefault("free", 10))),
+            _ when HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method) =>
+                ("read", caller.Subject, limits.ReadsPerMinute),
+            _ => ("write", caller.Subject, limits.WritesPerMinute),
+        };
+
+        var decision = await limiter.HitAsync(bucket, subject, limit);
+        var headers = context.Response.Headers;
+        headers["X-RateLimit-Limit"] = decision.Limit.ToString(CultureInfo.InvariantCulture);
+        headers["X-RateLimit-Remaining"] = decision.Remaining.ToString(CultureInfo.InvariantCulture);
+        headers["X-RateLimit-Reset"] = decision.ResetAt.ToString(CultureInfo.InvariantCulture);
+        if (!decision.Allowed)
+        {
+            metrics.RateLimited(bucket);
+            headers.RetryAfter = decision.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            await Problems.WriteAsync(context, Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited,
+                "Too many requests", $"Limit of {decision.Limit} a minute reached; retry in {decision.RetryAfterSeconds} s."));
+            return;
+        }
+
+        await next();
+    }
+}

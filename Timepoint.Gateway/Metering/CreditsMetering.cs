@@ -1,0 +1,246 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Refit;
+using Timepoint.Gateway.Auth;
+using Timepoint.Gateway.Proxy;
+using Timepoint.Gateway.Routing;
+
+namespace Timepoint.Gateway.Metering;
+
+/// <summary>Credits' internal API (X-Service-Key of credits); see Timepoint.Credits/README.md.</summary>
+public interface ICreditsMeteringApi
+{
+    [Post("/internal/credits/reserve")]
+    Task<IApiResponse<Reservation>> ReserveAsync([Body] ReserveRequest request, CancellationToken cancellationToken);
+
+    [Post("/internal/credits/reservations/{id}/settle")]
+    Task<IApiResponse> SettleAsync(Guid id, CancellationToken cancellationToken);
+
+    [Post("/internal/credits/reservations/{id}/refund")]
+    Task<IApiResponse> RefundAsync(Guid id, [Body] RefundRequest request, CancellationToken cancellationToken);
+}
+
+public sealed record ReserveRequest(Guid UserId, string Operation, string IdempotencyKey, string RequestFingerprint);
+
+public sealed record Reservation(Guid ReservationId, string Operation, long Charged, long BalanceAfter, string Status, bool Replayed);
+
+public sealed record RefundRequest(string Reason);
+
+/// <summary>
+/// Metered routes (SPEC.md section 4): reserve the cost before forwarding, let the charge stand on 2xx, refund it exactly
+/// once on anything else (5xx, timeout, lost connection, or a stream that ends before <c>done</c>). With an
+/// Idempotency-Key a retry is not charged again: it gets the first outcome, or 409 while the first is in flight.
+/// </summary>
+public sealed partial class CreditsMetering(ICreditsMeteringApi credits, IdempotentOutcomes outcomes, ILogger<CreditsMetering> logger)
+{
+    public const int MaxIdempotencyKeyLength = 255;
+    private const int MaxMeteredBody = 1024 * 1024;
+    private static readonly HashSet<string> Presets = ["balanced", "hd", "hyper", "gemini3"];
+
+    public async Task InvokeAsync(HttpContext context, Func<Task> next)
+    {
+        var route = context.GetEdgeRoute()!;
+        if (route.Metered is null)
+        {
+            await next();
+            return;
+        }
+
+        var caller = context.Features.Get<Caller>()!;
+        var body = await ReadBodyAsync(context);
+        if (body is null)
+        {
+            await Problems.WriteAsync(context, Problems.Create(StatusCodes.Status413PayloadTooLarge, ErrorCodes.ValidationFailed,
+                "Payload too large", $"A metered request body may be at most {MaxMeteredBody} bytes."));
+            return;
+        }
+
+        var (operation, invalid) = route.Metered == "generate" ? GenerateOperation(body) : (route.Metered, null);
+        if (invalid is not null)
+        {
+            await Problems.WriteAsync(context, invalid);
+            return;
+        }
+
+        var clientKey = context.Request.Headers["Idempotency-Key"].ToString();
+        if (clientKey.Length > MaxIdempotencyKeyLength)
+        {
+            await Problems.WriteAsync(context, Problems.Validation("Idempotency-Key", $"Idempotency-Key may be at most {MaxIdempotencyKeyLength} characters."));
+            return;
+        }
+
+        // Without a client key the edge still names the reservation, so its own retries to credits never charge twice.
+        var idempotencyKey = clientKey.Length > 0 ? "client:" + clientKey : "edge:" + Guid.NewGuid().ToString("N");
+        var fingerprint = Fingerprint(context.Request, body);
+        IApiResponse<Reservation> reserved;
+        try
+        {
+            reserved = await credits.ReserveAsync(new ReserveRequest(caller.UserId, operation!, idempotencyKey, fingerprint), context.RequestAborted);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !context.RequestAborted.IsCancellationRequested)
+        {
+            logger.LogWarning("Credits unreachable for {Operation}: {Error}", operation, ex.Message);
+            await Unavailable(context);
+            return;
+        }
+
+        if (!reserved.IsSuccessStatusCode)
+        {
+            await RelayRefusal(context, reserved);
+            return;
+        }
+
+        var reservation = reserved.Content!;
+        if (reservation.Replayed && clientKey.Length > 0)
+        {
+            await ReplayAsync(context, caller, clientKey, reservation);
+            return;
+        }
+
+        context.Items[IdentityForwarding.MeteredItem] = true;
+        context.Response.Headers["X-Credits-Charged"] = reservation.Charged.ToString(CultureInfo.InvariantCulture);
+        context.Response.Headers["X-Balance-After"] = reservation.BalanceAfter.ToString(CultureInfo.InvariantCulture);
+
+        var watch = new OutcomeStream(context.Response.Body, route.Streaming, clientKey.Length > 0 && !route.Streaming);
+        context.Response.Body = watch;
+        try
+        {
+            await next();
+        }
+        finally
+        {
+            context.Response.Body = watch.Inner;
+        }
+
+        var forwardFailed = context.Features.Get<Yarp.ReverseProxy.Forwarder.IForwarderErrorFeature>() is not null;
+        var succeeded = !forwardFailed && context.Response.StatusCode is >= 200 and < 300 && (!route.Streaming || watch.SawDone);
+        await FinishAsync(reservation, succeeded, forwardFailed ? "upstream failure" : $"status {context.Response.StatusCode}");
+        if (clientKey.Length > 0 && !route.Streaming && watch.Captured is { } captured)
+        {
+            await outcomes.StoreAsync(caller.UserId, clientKey, new StoredOutcome(context.Response.StatusCode,
+                context.Response.ContentType, captured, succeeded ? reservation.Charged : 0, reservation.BalanceAfter));
+        }
+    }
+
+    private async Task FinishAsync(Reservation reservation, bool succeeded, string reason)
+    {
+        // Settle and refund are idempotent at credits: retried by the resilience handler, never doubled. A reservation
+        // left open (credits down) is refunded by credits' reconciler.
+        try
+        {
+            var answer = succeeded
+                ? await credits.SettleAsync(reservation.ReservationId, CancellationToken.None)
+                : await credits.RefundAsync(reservation.ReservationId, new RefundRequest(reason), CancellationToken.None);
+            if (!answer.IsSuccessStatusCode)
+            {
+                logger.LogError("Credits answered {Status} to {Action} of reservation {Reservation}", answer.StatusCode,
+                    succeeded ? "settle" : "refund", reservation.ReservationId);
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            logger.LogError("Could not {Action} reservation {Reservation}: {Error}", succeeded ? "settle" : "refund",
+                reservation.ReservationId, ex.Message);
+        }
+    }
+
+    private async Task ReplayAsync(HttpContext context, Caller caller, string clientKey, Reservation reservation)
+    {
+        var stored = reservation.Status == "reserved" ? null : await outcomes.GetAsync(caller.UserId, clientKey);
+        if (stored is null)
+        {
+            await Problems.WriteAsync(context, Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Request in progress",
+                "A request with this Idempotency-Key is still being processed."));
+            return;
+        }
+
+        context.Response.StatusCode = stored.Status;
+        context.Response.ContentType = stored.ContentType;
+        context.Response.Headers["X-Credits-Charged"] = "0";
+        context.Response.Headers["X-Balance-After"] = stored.BalanceAfter.ToString(CultureInfo.InvariantCulture);
+        context.Response.Headers["Idempotent-Replayed"] = "true";
+        await context.Response.Body.WriteAsync(stored.Body);
+    }
+
+    private static async Task RelayRefusal(HttpContext context, IApiResponse<Reservation> refused)
+    {
+        if (refused.StatusCode is HttpStatusCode.PaymentRequired or HttpStatusCode.UnprocessableEntity or HttpStatusCode.Conflict
+            && (refused.Error as ApiException)?.Content is { Length: > 0 } content)
+        {
+            // Credits' own problem (credits_required / credits_available, or why the key was refused).
+            context.Response.StatusCode = (int)refused.StatusCode;
+            context.Response.ContentType = "application/problem+json";
+            await context.Response.WriteAsync(content);
+            return;
+        }
+
+        await Unavailable(context);
+    }
+
+    private static Task Unavailable(HttpContext context) =>
+        Problems.WriteAsync(context, Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable,
+            "Service unavailable", "Credits cannot be charged right now; nothing was charged. Try again shortly."));
+
+    private static (string?, Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult?) GenerateOperation(byte[] body)
+    {
+        var preset = "balanced";
+        try
+        {
+            using var document = JsonDocument.Parse(body.Length == 0 ? "{}"u8.ToArray() : body);
+            if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("preset", out var value))
+            {
+                if (value.ValueKind != JsonValueKind.String)
+                {
+                    return (null, Problems.Validation("preset", "preset must be a string."));
+                }
+
+                preset = value.GetString()!;
+            }
+        }
+        catch (JsonException)
+        {
+            return (null, Problems.Create(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed, "Malformed JSON", "The body is not valid JSON."));
+        }
+
+        return Presets.Contains(preset)
+            ? ("generate_" + preset, null)
+            : (null, Problems.Validation("preset", $"Unknown preset '{preset}'; use one of: {string.Join(", ", Presets.Order())}."));
+    }
+
+    /// <summary>Reads the (bounded) body for pricing and fingerprinting, and leaves it readable for the proxy.</summary>
+    private static async Task<byte[]?> ReadBodyAsync(HttpContext context)
+    {
+        if (context.Request.ContentLength > MaxMeteredBody)
+        {
+            return null;
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+        {
+            if (buffer.Length + read > MaxMeteredBody)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        var bytes = buffer.ToArray();
+        context.Request.Body = new MemoryStream(bytes);
+        context.Request.ContentLength = bytes.Length;
+        return bytes;
+    }
+
+    private static string Fingerprint(HttpRequest request, byte[] body)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(System.Text.Encoding.UTF8.GetBytes($"{request.Method} {request.Path}{request.QueryString}\n"));
+        hash.AppendData(body);
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+}

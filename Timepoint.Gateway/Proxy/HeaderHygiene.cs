@@ -1,0 +1,61 @@
+using System.Text.RegularExpressions;
+
+namespace Timepoint.Gateway.Proxy;
+
+/// <summary>
+/// Removes every identity or trust header a client sent, on every route, whatever its case or spelling
+/// (<c>X_User_Id</c> reaches some backends as <c>X-User-ID</c>), and gives the request a sane X-Request-ID.
+/// </summary>
+public static partial class HeaderHygiene
+{
+    public const string RequestIdHeader = "X-Request-ID";
+    private static readonly object RequestIdKey = new();
+
+    public static WebApplication UseHeaderHygiene(this WebApplication app)
+    {
+        app.Use((context, next) =>
+        {
+            var headers = context.Request.Headers;
+            List<string>? spoofed = null;
+            foreach (var name in headers.Keys)
+            {
+                if (IsTrustHeader(name))
+                {
+                    (spoofed ??= []).Add(name);
+                }
+            }
+
+            spoofed?.ForEach(name => headers.Remove(name));
+
+            var requestId = headers[RequestIdHeader].Count == 1 && SaneRequestId().IsMatch(headers[RequestIdHeader][0]!)
+                ? headers[RequestIdHeader][0]!
+                : Guid.NewGuid().ToString("N");
+            headers[RequestIdHeader] = requestId;
+            context.Items[RequestIdKey] = requestId;
+            context.Response.Headers[RequestIdHeader] = requestId;
+            return next(context);
+        });
+        return app;
+    }
+
+    public static string GetRequestId(this HttpContext context) => (string)context.Items[RequestIdKey]!;
+
+    /// <summary>Identity and trust headers only the edge may set; compared with case and '_' / '-' folded.</summary>
+    public static bool IsTrustHeader(string name)
+    {
+        Span<char> folded = stackalloc char[Math.Min(name.Length, 256)];
+        var length = 0;
+        foreach (var c in name.AsSpan(0, folded.Length))
+        {
+            folded[length++] = c == '_' ? '-' : char.ToLowerInvariant(c);
+        }
+
+        var n = folded[..length];
+        return n.SequenceEqual("x-user-id") || n.SequenceEqual("x-userid") || n.SequenceEqual("x-api-key-id")
+            || n.StartsWith("x-auth-") || n.StartsWith("x-gateway-") || n.StartsWith("x-forwarded-")
+            || n.SequenceEqual("forwarded") || n.SequenceEqual("x-real-ip") || n.SequenceEqual("x-original-for");
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9._:-]{1,128}$")]
+    private static partial Regex SaneRequestId();
+}

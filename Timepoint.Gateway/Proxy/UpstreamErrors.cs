@@ -1,0 +1,39 @@
+using System.Diagnostics;
+using Timepoint.Gateway.Routing;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Timepoint.Gateway.Proxy;
+
+/// <summary>Turns a failed forward into problem+json: 504 upstream_timeout for a silent backend, 502/503 upstream_unavailable otherwise.</summary>
+public sealed class UpstreamErrors(GatewayMetrics metrics)
+{
+    public async Task InvokeAsync(HttpContext context, Func<Task> next)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await next();
+        var route = context.GetEdgeRoute()!;
+        metrics.Upstream(route.Id, context.Response.StatusCode, Stopwatch.GetElapsedTime(started));
+
+        var error = context.Features.Get<IForwarderErrorFeature>();
+        if (error is null || context.Response.HasStarted)
+        {
+            return;
+        }
+
+        var problem = error.Error switch
+        {
+            ForwarderError.RequestTimedOut => Problems.Create(StatusCodes.Status504GatewayTimeout, ErrorCodes.UpstreamTimeout,
+                "Upstream timeout", $"The {route.Cluster} service did not answer in time."),
+            ForwarderError.NoAvailableDestinations => Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable,
+                "Upstream unavailable", $"The {route.Cluster} service is unavailable."),
+            ForwarderError.RequestCanceled => null, // the client went away
+            _ => Problems.Create(StatusCodes.Status502BadGateway, ErrorCodes.UpstreamUnavailable,
+                "Upstream unavailable", $"The {route.Cluster} service could not be reached."),
+        };
+        if (problem is not null)
+        {
+            context.Response.Clear();
+            await Problems.WriteAsync(context, problem);
+        }
+    }
+}
