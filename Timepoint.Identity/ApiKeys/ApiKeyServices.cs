@@ -14,9 +14,11 @@ public sealed class ApiKeyOptions
     public int MaxActivePerUser { get; set; } = 25;
 
     /// <summary>The furthest an expires_at may lie ahead.</summary>
+    [Range(typeof(TimeSpan), "01:00:00", "3650.00:00:00")]
     public TimeSpan MaxLifetime { get; set; } = TimeSpan.FromDays(730);
 
     /// <summary>last_used_at is written at most once per this interval per key.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan LastUsedResolution { get; set; } = TimeSpan.FromMinutes(1);
 }
 

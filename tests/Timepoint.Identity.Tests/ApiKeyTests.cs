@@ -137,6 +137,36 @@ public sealed class ApiKeyTests(IdentityFactory factory) : IClassFixture<Identit
     }
 
     [Fact]
+    public async Task Concurrent_creates_never_exceed_the_cap()
+    {
+        using var client = factory.CreateClient();
+        var user = await NewUserAsync(client);
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 30)
+            .Select(i => SendAsync(client, HttpMethod.Post, Keys, user, new { name = $"racer {i}" })));
+
+        Assert.Equal(25, statuses.Count(s => s.Status == HttpStatusCode.Created));
+        Assert.Equal(5, statuses.Count(s => s.Status == HttpStatusCode.UnprocessableEntity));
+        Assert.Equal(25, await factory.WithDbAsync(db => db.ApiKeys.CountAsync(k => k.UserId == user)));
+    }
+
+    [Fact]
+    public async Task Concurrent_rerolls_of_one_key_make_one_new_key()
+    {
+        using var client = factory.CreateClient();
+        var user = await NewUserAsync(client);
+        var key = await CreateKeyAsync(client, user, new { name = "rerolled twice at once" });
+        var id = key.GetProperty("id").GetGuid();
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 5)
+            .Select(_ => SendAsync(client, HttpMethod.Post, $"{Keys}/{id}/reroll", user, new { grace_seconds = 60 })));
+
+        Assert.Equal(1, statuses.Count(s => s.Status == HttpStatusCode.OK));
+        Assert.Equal(4, statuses.Count(s => s.Status == HttpStatusCode.Conflict));
+        Assert.Equal(2, await factory.WithDbAsync(db => db.ApiKeys.CountAsync(k => k.UserId == user)));
+    }
+
+    [Fact]
     public async Task A_valid_key_is_verified_with_its_user_scopes_and_tier()
     {
         using var client = factory.CreateClient();
