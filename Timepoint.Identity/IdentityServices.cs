@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 using OpenIddict.Server;
 using StackExchange.Redis;
+using Timepoint.Identity.ApiKeys;
 using Timepoint.Identity.Auth;
 using Timepoint.Identity.Data;
 using Timepoint.Identity.Downstream;
@@ -45,6 +46,7 @@ public static class IdentityServices
         builder.Services.AddHostedService<OutboxDelivery>();
         builder.AddServiceClient<ICreditsInternalApi>("credits", ServiceJson.Default);
         builder.AddServiceClient<IFlashInternalApi>("flash", ServiceJson.Default);
+        builder.AddApiKeys();
 
         builder.AddOpenIddictServer();
         builder.AddDemoRateLimit();

@@ -1,4 +1,5 @@
 using Timepoint.Identity;
+using Timepoint.Identity.ApiKeys;
 using Timepoint.Identity.Auth;
 using Timepoint.Identity.Tokens;
 using Timepoint.Identity.Users;
@@ -21,6 +22,7 @@ app.UseRateLimiter();
 app.MapAuthApi();
 app.MapUsersApi();
 app.MapKeysApi();
+app.MapApiKeysApi();
 
 app.Run();
 

@@ -12,6 +12,8 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
 
     public DbSet<OutboxMessage> Outbox => Set<OutboxMessage>();
 
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         // OpenIddict's applications, authorizations, scopes and tokens live beside the users.
@@ -54,6 +56,18 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
             message.Property(m => m.Kind).HasMaxLength(64);
             message.HasIndex(m => new { m.Kind, m.UserId }).IsUnique();
             message.HasIndex(m => m.NextAttemptAt);
+        });
+
+        modelBuilder.Entity<ApiKey>(key =>
+        {
+            key.ToTable("api_keys");
+            key.HasKey(k => k.Id);
+            key.Property(k => k.Name).HasMaxLength(100);
+            key.Property(k => k.Hash).HasMaxLength(64);
+            key.HasIndex(k => k.Hash).IsUnique();
+            key.Property(k => k.Prefix).HasMaxLength(16);
+            key.HasIndex(k => k.UserId);
+            key.HasOne<User>().WithMany().HasForeignKey(k => k.UserId).OnDelete(DeleteBehavior.Cascade);
         });
     }
 }

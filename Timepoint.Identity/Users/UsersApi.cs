@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Timepoint.Identity.ApiKeys;
 using Timepoint.Identity.Data;
 
 namespace Timepoint.Identity.Users;
@@ -91,13 +92,15 @@ public static class UsersApi
     }
 
     /// <summary>Everything identity holds about the caller.</summary>
-    private static async Task<Results<Ok<UserExport>, ProblemHttpResult>> Export(ClaimsPrincipal caller, UserAccounts users, CancellationToken ct)
+    private static async Task<Results<Ok<UserExport>, ProblemHttpResult>> Export(
+        ClaimsPrincipal caller, UserAccounts users, ApiKeyStore apiKeys, CancellationToken ct)
     {
         var user = await users.FindAsync(caller.GetUserId()!.Value, ct);
         return user is null
             ? Problems.NotFound("The account no longer exists.")
             : TypedResults.Ok(new UserExport(UserProfile.From(user), user.Disabled,
-                [.. user.Logins.Select(l => new LoginExport(l.Provider, l.Subject, l.Email, l.LinkedAt))]));
+                [.. user.Logins.Select(l => new LoginExport(l.Provider, l.Subject, l.Email, l.LinkedAt))],
+                await apiKeys.ListAsync(user.Id, ct)));
     }
 
     /// <summary>Service: the user behind an external login, created (with the signup bonus) on first sight.</summary>
@@ -123,7 +126,7 @@ public static class UsersApi
 
     public sealed record ResolveResponse(Guid UserId, bool Created);
 
-    public sealed record UserExport(UserProfile Profile, bool Disabled, LoginExport[] Logins);
+    public sealed record UserExport(UserProfile Profile, bool Disabled, LoginExport[] Logins, ApiKeyView[] ApiKeys);
 
     public sealed record LoginExport(string Provider, string Subject, string? Email, DateTimeOffset LinkedAt);
 }

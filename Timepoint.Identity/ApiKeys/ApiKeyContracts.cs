@@ -1,0 +1,59 @@
+using System.Text.Json.Serialization;
+using Timepoint.Identity.Data;
+
+namespace Timepoint.Identity.ApiKeys;
+
+public static class ApiKeyScopes
+{
+    public const string Read = "read";
+    public const string Generate = "generate";
+
+    /// <summary>Exists on the platform, but is never granted to a key by its user.</summary>
+    public const string Admin = "admin";
+
+    /// <summary>What a user may grant, in the order keys list them.</summary>
+    public static readonly string[] Grantable = [Read, Generate];
+}
+
+/// <summary>The answer to a create: the only time the secret is shown.</summary>
+public sealed record CreatedApiKey(
+    Guid Id, string Name, string Key, string Prefix, string[] Scopes, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt);
+
+/// <summary>The answer to a reroll: the new key (its secret shown this once) and until when the old one still works.</summary>
+public sealed record RerolledApiKey(
+    Guid Id, string Name, string Key, string Prefix, string[] Scopes, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt,
+    Guid PreviousKeyId, DateTimeOffset PreviousValidUntil);
+
+/// <summary>A key as listed and exported: never the secret, never the hash.</summary>
+public sealed record ApiKeyView(
+    Guid Id, string Name, string Prefix, string[] Scopes, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt,
+    DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt, DateTimeOffset? ValidUntil)
+{
+    public static ApiKeyView From(ApiKey key) => new(
+        key.Id, key.Name, key.Prefix, key.Scopes, key.CreatedAt, key.ExpiresAt, key.LastUsedAt, key.RevokedAt, key.ValidUntil);
+}
+
+/// <summary>The answer of the internal verification: a <see cref="VerifiedKey"/> or a <see cref="RefusedKey"/>.</summary>
+public interface IKeyVerdict;
+
+/// <summary>Internal verification, a valid key: who it acts for, with which scopes, until when at the latest.</summary>
+public sealed record VerifiedKey(Guid UserId, Guid KeyId, string[] Scopes, string Tier, DateTimeOffset? ValidUntil) : IKeyVerdict
+{
+    [JsonPropertyOrder(-1)]
+    public bool Valid => true;
+}
+
+/// <summary>Internal verification, a refused key: unknown, revoked or expired.</summary>
+public sealed record RefusedKey(string Reason) : IKeyVerdict
+{
+    public const string Unknown = "unknown";
+    public const string Revoked = "revoked";
+    public const string Expired = "expired";
+
+    [JsonPropertyOrder(-1)]
+    public bool Valid => false;
+}
+
+/// <summary>What the gateways receive on <see cref="ApiKeyRevocations.Channel"/>, one message per key.</summary>
+/// <param name="ValidUntil">Null: refuse the key now. A time: the key works until then (a reroll's grace period).</param>
+public sealed record ApiKeyRevocation(string KeyHash, Guid KeyId, DateTimeOffset? ValidUntil);

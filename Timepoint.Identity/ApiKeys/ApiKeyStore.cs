@@ -1,0 +1,180 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Timepoint.Identity.Data;
+
+namespace Timepoint.Identity.ApiKeys;
+
+/// <summary>
+/// A user's API keys. Keys are looked up by the SHA-256 of the whole key, so an unknown key and a wrong secret are the
+/// same miss. Revocations reach the gateways through <see cref="ApiKeyRevocationInterceptor"/> when the change commits.
+/// </summary>
+public sealed class ApiKeyStore(
+    IdentityDbContext db,
+    ApiKeyUsage usage,
+    ApiKeyMetrics metrics,
+    IOptions<ApiKeyOptions> options,
+    TimeProvider clock)
+{
+    public enum Outcome
+    {
+        Done,
+        NotFound,
+        Disabled,
+        LimitReached,
+        NotActive,
+    }
+
+    public async Task<(Outcome Outcome, CreatedApiKey? Key)> CreateAsync(
+        Guid userId, string name, string[] scopes, DateTimeOffset? expiresAt, CancellationToken ct)
+    {
+        var now = Now();
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+
+        // The user's row lock makes concurrent creates count one after the other, and a deleted user gets no key.
+        var user = (await db.Users.FromSql($"SELECT * FROM users WHERE \"Id\" = {userId} FOR UPDATE").AsNoTracking().ToListAsync(ct))
+            .FirstOrDefault();
+        if (user is null)
+        {
+            return (Outcome.NotFound, null);
+        }
+
+        if (user.Disabled)
+        {
+            return (Outcome.Disabled, null);
+        }
+
+        var active = await db.ApiKeys.CountAsync(k => k.UserId == userId && k.RevokedAt == null && k.ValidUntil == null
+            && (k.ExpiresAt == null || k.ExpiresAt > now), ct);
+        if (active >= options.Value.MaxActivePerUser)
+        {
+            return (Outcome.LimitReached, null);
+        }
+
+        var (key, secret) = NewKey(userId, name, scopes, expiresAt, now);
+        db.ApiKeys.Add(key);
+        await db.SaveChangesAsync(ct);
+        await transaction.CommitAsync(ct);
+        return (Outcome.Done, new CreatedApiKey(key.Id, key.Name, secret, key.Prefix, key.Scopes, key.CreatedAt, key.ExpiresAt));
+    }
+
+    public async Task<ApiKeyView[]> ListAsync(Guid userId, CancellationToken ct) =>
+        [.. (await db.ApiKeys.AsNoTracking().Where(k => k.UserId == userId).OrderByDescending(k => k.CreatedAt).ToListAsync(ct))
+            .Select(ApiKeyView.From)];
+
+    /// <summary>Revokes the caller's key at once; revoking it again changes nothing. Another user's key is not found.</summary>
+    public async Task<Outcome> RevokeAsync(Guid userId, Guid keyId, CancellationToken ct)
+    {
+        var key = await db.ApiKeys.FirstOrDefaultAsync(k => k.Id == keyId && k.UserId == userId, ct);
+        if (key is null)
+        {
+            return Outcome.NotFound;
+        }
+
+        if (key.RevokedAt is null)
+        {
+            key.RevokedAt = Now();
+            await db.SaveChangesAsync(ct);
+        }
+
+        return Outcome.Done;
+    }
+
+    /// <summary>
+    /// A new key with the same name, scopes and expiry; the old one keeps working for <paramref name="grace"/>.
+    /// Only an active key can be rerolled: a revoked, expired or already rerolled one is <see cref="Outcome.NotActive"/>.
+    /// </summary>
+    public async Task<(Outcome Outcome, RerolledApiKey? Key)> RerollAsync(Guid userId, Guid keyId, TimeSpan grace, CancellationToken ct)
+    {
+        var now = Now();
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+
+        // Locked so that two rerolls of one key cannot both succeed.
+        var old = (await db.ApiKeys.FromSql($"SELECT * FROM api_keys WHERE \"Id\" = {keyId} FOR UPDATE").ToListAsync(ct)).FirstOrDefault();
+        if (old is null || old.UserId != userId)
+        {
+            return (Outcome.NotFound, null);
+        }
+
+        if (old.RevokedAt is not null || old.ValidUntil is not null || old.ExpiresAt <= now)
+        {
+            return (Outcome.NotActive, null);
+        }
+
+        var (key, secret) = NewKey(userId, old.Name, old.Scopes, old.ExpiresAt, now);
+        db.ApiKeys.Add(key);
+        old.ValidUntil = now + grace;
+        old.ReplacedById = key.Id;
+        await db.SaveChangesAsync(ct);
+        await transaction.CommitAsync(ct);
+        return (Outcome.Done, new RerolledApiKey(key.Id, key.Name, secret, key.Prefix, key.Scopes, key.CreatedAt, key.ExpiresAt,
+            old.Id, Earliest(old.ExpiresAt, old.ValidUntil)!.Value));
+    }
+
+    /// <summary>The gateway's question: which user and scopes a key stands for, or why it is refused.</summary>
+    public async Task<IKeyVerdict> VerifyAsync(string? presented, CancellationToken ct)
+    {
+        // A malformed or mistyped key never costs a database query.
+        if (!ApiKeyFormat.IsWellFormed(presented))
+        {
+            return Refuse(RefusedKey.Unknown);
+        }
+
+        var hash = ApiKeyFormat.Hash(presented!);
+        var found = await (
+            from k in db.ApiKeys.AsNoTracking()
+            join u in db.Users on k.UserId equals u.Id
+            where k.Hash == hash
+            select new { k.Id, k.UserId, k.Hash, k.Scopes, k.ExpiresAt, k.ValidUntil, k.RevokedAt, k.LastUsedAt, u.Tier, u.Disabled })
+            .FirstOrDefaultAsync(ct);
+        if (found is null || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(found.Hash), Encoding.ASCII.GetBytes(hash)))
+        {
+            return Refuse(RefusedKey.Unknown);
+        }
+
+        var now = clock.GetUtcNow();
+        if (found.RevokedAt is not null || found.Disabled || found.ValidUntil <= now)
+        {
+            return Refuse(RefusedKey.Revoked);
+        }
+
+        if (found.ExpiresAt <= now)
+        {
+            return Refuse(RefusedKey.Expired);
+        }
+
+        usage.Record(found.Id, found.LastUsedAt, now);
+        metrics.Verified("valid");
+        return new VerifiedKey(found.UserId, found.Id, found.Scopes, found.Tier, Earliest(found.ExpiresAt, found.ValidUntil));
+    }
+
+    private RefusedKey Refuse(string reason)
+    {
+        metrics.Verified(reason);
+        return new RefusedKey(reason);
+    }
+
+    private static (ApiKey Key, string Secret) NewKey(Guid userId, string name, string[] scopes, DateTimeOffset? expiresAt, DateTimeOffset now)
+    {
+        var secret = ApiKeyFormat.Generate();
+        return (new ApiKey
+        {
+            UserId = userId,
+            Name = name,
+            Hash = ApiKeyFormat.Hash(secret),
+            Prefix = ApiKeyFormat.DisplayPrefix(secret),
+            Scopes = scopes,
+            CreatedAt = now,
+            ExpiresAt = expiresAt,
+        }, secret);
+    }
+
+    private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b) =>
+        a is null ? b : b is null ? a : a < b ? a : b;
+
+    /// <summary>PostgreSQL keeps microseconds: answers given now match what is read back later.</summary>
+    private DateTimeOffset Now() => AtMicroseconds(clock.GetUtcNow());
+
+    public static DateTimeOffset AtMicroseconds(DateTimeOffset time) => new(time.UtcTicks - time.UtcTicks % 10, TimeSpan.Zero);
+}

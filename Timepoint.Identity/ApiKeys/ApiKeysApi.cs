@@ -1,0 +1,272 @@
+using System.Buffers;
+using System.Security.Claims;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using static Timepoint.Identity.ApiKeys.ApiKeyStore;
+
+namespace Timepoint.Identity.ApiKeys;
+
+/// <summary>
+/// The caller's API keys (<c>/api/v1/auth/api-keys</c>, signed-in users only, never with an API key) and the gateway's
+/// internal verification. The user is always the gateway-signed identity; a key of another user is not found.
+/// </summary>
+public static class ApiKeysApi
+{
+    public const int DefaultGraceSeconds = 86_400;
+    public const int MaxGraceSeconds = 604_800;
+    private const int MaxBodyBytes = 16 * 1024;
+    private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement;
+
+    public static WebApplication MapApiKeysApi(this WebApplication app)
+    {
+        var keys = app.MapGroup("/api/v1/auth/api-keys").RequireJwtUser();
+        keys.AddEndpointFilter((context, next) =>
+        {
+            // Secrets are in these answers; nothing between here and the client may keep them.
+            context.HttpContext.Response.Headers.CacheControl = "no-store";
+            return next(context);
+        });
+        keys.MapPost("/", Create);
+        keys.MapGet("/", List);
+        keys.MapDelete("/{id}", Revoke);
+        keys.MapPost("/{id}/reroll", Reroll);
+
+        // The gateway's question; /internal/** is refused at the edge and this needs identity's own service key.
+        app.MapPost("/internal/identity/api-keys/verify", Verify).RequireServiceKey();
+        return app;
+    }
+
+    private static async Task<Results<Created<CreatedApiKey>, ProblemHttpResult>> Create(
+        HttpRequest request, ClaimsPrincipal caller, ApiKeyStore store, IOptions<ApiKeyOptions> options, TimeProvider clock, CancellationToken ct)
+    {
+        var (body, problem) = await ReadObjectAsync(request, optional: false, ct);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var errors = new Dictionary<string, string[]>();
+        string? name = null;
+        string[] scopes = [ApiKeyScopes.Read];
+        DateTimeOffset? expiresAt = null;
+        foreach (var property in body.EnumerateObject())
+        {
+            if (errors.ContainsKey(property.Name))
+            {
+                continue;
+            }
+
+            switch (property.Name)
+            {
+                case "name":
+                    name = ParseName(property.Value, errors);
+                    break;
+                case "scopes":
+                    scopes = ParseScopes(property.Value, errors) ?? scopes;
+                    break;
+                case "expires_at":
+                    expiresAt = ParseExpiry(property.Value, clock.GetUtcNow(), options.Value.MaxLifetime, errors);
+                    break;
+                default:
+                    errors[property.Name] = ["Unknown member; a key takes name, scopes and expires_at."];
+                    break;
+            }
+        }
+
+        if (name is null && !errors.ContainsKey("name"))
+        {
+            errors["name"] = ["name is required."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Problems.Validation("The API key was not created.", errors);
+        }
+
+        var (outcome, key) = await store.CreateAsync(caller.GetUserId()!.Value, name!, scopes, expiresAt, ct);
+        return outcome switch
+        {
+            Outcome.Done => TypedResults.Created((string?)null, key),
+            Outcome.LimitReached => Problems.Validation(
+                $"A user may hold at most {options.Value.MaxActivePerUser} active API keys; revoke one first."),
+            Outcome.Disabled => Problems.Forbidden("The account is disabled."),
+            _ => Problems.NotFound("The account no longer exists."),
+        };
+    }
+
+    private static async Task<Ok<ApiKeyView[]>> List(ClaimsPrincipal caller, ApiKeyStore store, CancellationToken ct) =>
+        TypedResults.Ok(await store.ListAsync(caller.GetUserId()!.Value, ct));
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> Revoke(string id, ClaimsPrincipal caller, ApiKeyStore store, CancellationToken ct) =>
+        Guid.TryParse(id, out var keyId) && await store.RevokeAsync(caller.GetUserId()!.Value, keyId, ct) == Outcome.Done
+            ? TypedResults.NoContent()
+            : KeyNotFound();
+
+    private static async Task<Results<Ok<RerolledApiKey>, ProblemHttpResult>> Reroll(
+        string id, HttpRequest request, ClaimsPrincipal caller, ApiKeyStore store, CancellationToken ct)
+    {
+        var (body, problem) = await ReadObjectAsync(request, optional: true, ct);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var grace = DefaultGraceSeconds;
+        foreach (var property in body.EnumerateObject())
+        {
+            if (property.Name == "grace_seconds" && property.Value.ValueKind == JsonValueKind.Number
+                && property.Value.TryGetInt32(out var seconds) && seconds is >= 0 and <= MaxGraceSeconds)
+            {
+                grace = seconds;
+            }
+            else
+            {
+                return Problems.Validation(property.Name, property.Name == "grace_seconds"
+                    ? $"grace_seconds must be a whole number from 0 to {MaxGraceSeconds}."
+                    : "Unknown member; a reroll takes only grace_seconds.");
+            }
+        }
+
+        if (!Guid.TryParse(id, out var keyId))
+        {
+            return KeyNotFound();
+        }
+
+        var (outcome, key) = await store.RerollAsync(caller.GetUserId()!.Value, keyId, TimeSpan.FromSeconds(grace), ct);
+        return outcome switch
+        {
+            Outcome.Done => TypedResults.Ok(key),
+            Outcome.NotActive => Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Conflict",
+                "Only an active key can be rerolled; this one is revoked, expired or already rerolled."),
+            _ => KeyNotFound(),
+        };
+    }
+
+    /// <summary>Service: always 200 for a well-formed request, with the verdict in the body.</summary>
+    private static async Task<Results<Ok<VerifiedKey>, Ok<RefusedKey>, ProblemHttpResult>> Verify(
+        HttpRequest request, ApiKeyStore store, CancellationToken ct)
+    {
+        var (body, problem) = await ReadObjectAsync(request, optional: false, ct);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (!body.TryGetProperty("key", out var key) || key.ValueKind != JsonValueKind.String)
+        {
+            return Problems.Validation("key", "key must be a string.");
+        }
+
+        var verdict = await store.VerifyAsync(key.GetString(), ct);
+        return verdict is VerifiedKey verified ? TypedResults.Ok(verified) : TypedResults.Ok((RefusedKey)verdict);
+    }
+
+    // The same answer for an unknown id and another user's key, so ids of other users' keys cannot be probed.
+    private static ProblemHttpResult KeyNotFound() => Problems.NotFound("No such API key.");
+
+    private static string? ParseName(JsonElement value, Dictionary<string, string[]> errors)
+    {
+        if (value.ValueKind == JsonValueKind.String && value.GetString()!.Trim() is { Length: >= 1 and <= 100 } name && !name.Any(char.IsControl))
+        {
+            return name;
+        }
+
+        errors["name"] = ["name must be a string of 1 to 100 characters."];
+        return null;
+    }
+
+    private static string[]? ParseScopes(JsonElement value, Dictionary<string, string[]> errors)
+    {
+        if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() == 0
+            || value.EnumerateArray().Any(s => s.ValueKind != JsonValueKind.String))
+        {
+            errors["scopes"] = [$"scopes must be a non-empty array of: {string.Join(", ", ApiKeyScopes.Grantable)}."];
+            return null;
+        }
+
+        var asked = value.EnumerateArray().Select(s => s.GetString()!).ToHashSet(StringComparer.Ordinal);
+        if (asked.Contains(ApiKeyScopes.Admin))
+        {
+            errors["scopes"] = ["The admin scope cannot be granted to an API key."];
+            return null;
+        }
+
+        if (asked.Except(ApiKeyScopes.Grantable).FirstOrDefault() is { } unknown)
+        {
+            errors["scopes"] = [$"Unknown scope '{(unknown.Length > 32 ? unknown[..32] : unknown)}'; scopes are: {string.Join(", ", ApiKeyScopes.Grantable)}."];
+            return null;
+        }
+
+        return [.. ApiKeyScopes.Grantable.Where(asked.Contains)];
+    }
+
+    private static DateTimeOffset? ParseExpiry(JsonElement value, DateTimeOffset now, TimeSpan maxLifetime, Dictionary<string, string[]> errors)
+    {
+        if (value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.String || !value.TryGetDateTimeOffset(out var expiresAt))
+        {
+            errors["expires_at"] = ["expires_at must be an ISO 8601 date and time, or null."];
+        }
+        else if (expiresAt <= now)
+        {
+            errors["expires_at"] = ["expires_at must be in the future."];
+        }
+        else if (expiresAt > now + maxLifetime)
+        {
+            errors["expires_at"] = [$"expires_at may be at most {maxLifetime.TotalDays:0} days ahead."];
+        }
+        else
+        {
+            return AtMicroseconds(expiresAt);
+        }
+
+        return null;
+    }
+
+    /// <summary>The body as one JSON object; problems are <c>validation_failed</c> (400 bad JSON, 413, 415, 422).</summary>
+    private static async Task<(JsonElement Body, ProblemHttpResult? Problem)> ReadObjectAsync(HttpRequest request, bool optional, CancellationToken ct)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(MaxBodyBytes + 1);
+        try
+        {
+            int length = 0, read;
+            while (length <= MaxBodyBytes && (read = await request.Body.ReadAsync(buffer.AsMemory(length, MaxBodyBytes + 1 - length), ct)) > 0)
+            {
+                length += read;
+            }
+
+            if (length > MaxBodyBytes)
+            {
+                return (default, Problems.Validation($"The body may be at most {MaxBodyBytes} bytes.", status: StatusCodes.Status413PayloadTooLarge));
+            }
+
+            if (buffer.AsSpan(0, length).Trim(" \t\r\n"u8).IsEmpty)
+            {
+                return optional ? (EmptyObject, null) : (default, Problems.Validation("A JSON object body is required."));
+            }
+
+            if (!request.HasJsonContentType())
+            {
+                return (default, Problems.Validation("The body must be application/json.", status: StatusCodes.Status415UnsupportedMediaType));
+            }
+
+            using var document = JsonDocument.Parse(buffer.AsMemory(0, length));
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                ? (document.RootElement.Clone(), null)
+                : (default, Problems.Validation("The body must be a JSON object."));
+        }
+        catch (JsonException)
+        {
+            return (default, Problems.Validation("The body is not valid JSON.", status: StatusCodes.Status400BadRequest));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}
