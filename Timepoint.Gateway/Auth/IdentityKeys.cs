@@ -68,7 +68,8 @@ public sealed class IdentityKeys(IHttpClientFactory httpClients, IOptions<Gatewa
             // Fetch the JWKS from identity itself, whatever public address the document advertises.
             var jwksPath = new Uri(discovery.RootElement.GetProperty("jwks_uri").GetString()!).PathAndQuery;
             var jwks = new JsonWebKeySet(await client.GetStringAsync(jwksPath, ct));
-            var keys = jwks.GetSigningKeys().Where(k => !string.IsNullOrEmpty(k.KeyId)).ToDictionary(k => k.KeyId);
+            // A certificate JWK yields the same key twice (x5c and n/e): one per kid is enough.
+            var keys = jwks.GetSigningKeys().Where(k => !string.IsNullOrEmpty(k.KeyId)).DistinctBy(k => k.KeyId).ToDictionary(k => k.KeyId);
             current = new Snapshot(issuer, keys);
             firstLoad.TrySetResult();
             metrics.JwksRefreshed(reason, success: true);

@@ -100,8 +100,15 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Idempot
         }
 
         context.Items[IdentityForwarding.MeteredItem] = true;
-        context.Response.Headers["X-Credits-Charged"] = reservation.Charged.ToString(CultureInfo.InvariantCulture);
-        context.Response.Headers["X-Balance-After"] = reservation.BalanceAfter.ToString(CultureInfo.InvariantCulture);
+        context.Response.OnStarting(() =>
+        {
+            // A failure is refunded once the forward ends; the headers already tell the client where it will stand.
+            var stands = context.Response.StatusCode is >= 200 and < 300;
+            context.Response.Headers["X-Credits-Charged"] = (stands ? reservation.Charged : 0).ToString(CultureInfo.InvariantCulture);
+            context.Response.Headers["X-Balance-After"] = (stands ? reservation.BalanceAfter : reservation.BalanceAfter + reservation.Charged)
+                .ToString(CultureInfo.InvariantCulture);
+            return Task.CompletedTask;
+        });
 
         var watch = new OutcomeStream(context.Response.Body, route.Streaming, clientKey.Length > 0 && !route.Streaming);
         context.Response.Body = watch;

@@ -3,7 +3,8 @@ using System.Text.Json;
 
 namespace Timepoint.EndToEnd.Tests;
 
-public sealed class HealthTests(PlatformFixture platform) : IClassFixture<PlatformFixture>
+[Collection(PlatformCollection.Name)]
+public sealed class HealthTests(PlatformFixture platform)
 {
     [Fact]
     public async Task Gateway_health_through_the_edge_has_the_documented_shape()

@@ -9,6 +9,15 @@ namespace Timepoint.EndToEnd.Tests;
 /// The real AppHost with local PostgreSQL and Redis in a data folder of its own, started once per test class.
 /// Clients reach it only through the gateway; tests may read backends' own /health directly.
 /// </summary>
+public sealed record TokenPair(Guid UserId, string AccessToken, string RefreshToken);
+
+/// <summary>One running platform shared by the test classes of the "platform" collection.</summary>
+[CollectionDefinition(Name)]
+public sealed class PlatformCollection : ICollectionFixture<PlatformFixture>
+{
+    public const string Name = "platform";
+}
+
 public class PlatformFixture : IAsyncLifetime
 {
     public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
@@ -26,7 +35,7 @@ public class PlatformFixture : IAsyncLifetime
     {
         using var cts = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Timepoint_AppHost>(
-            ["Infrastructure:Mode=local", $"Infrastructure:DataDirectory={dataDirectory.FullName}"],
+            ["Infrastructure:Mode=local", $"Infrastructure:DataDirectory={dataDirectory.FullName}", "Flash:FailureInjection=true"],
             (options, _) => options.DisableDashboard = true,
             cts.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
@@ -61,6 +70,44 @@ public class PlatformFixture : IAsyncLifetime
         {
             // A server still closing its files; the temp folder is swept by the OS.
         }
+    }
+
+    /// <summary>The value of an AppHost parameter (a generated secret such as identity-admin-key).</summary>
+    public async Task<string> ParameterAsync(string name)
+    {
+        var model = App.Services.GetRequiredService<DistributedApplicationModel>();
+        var parameter = model.Resources.OfType<ParameterResource>().Single(p => p.Name == name);
+        return (await parameter.GetValueAsync(CancellationToken.None))!;
+    }
+
+    /// <summary>A new user with a real token pair, minted through the edge by the admin dev-token route.</summary>
+    public async Task<TokenPair> NewUserAsync()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/dev/token")
+        {
+            Content = JsonContent.Create(new { email = $"e2e-{Guid.NewGuid():N}@example.test", display_name = "E2E" }),
+        };
+        request.Headers.Add("X-Admin-Key", await ParameterAsync("identity-admin-key"));
+        using var response = await Gateway.SendAsync(request);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var token = body.GetProperty("access_token").GetString()!;
+        var payload = System.Text.Encoding.UTF8.GetString(Microsoft.IdentityModel.Tokens.Base64UrlEncoder.DecodeBytes(token.Split('.')[1]));
+        var userId = JsonDocument.Parse(payload).RootElement.GetProperty("sub").GetGuid();
+        return new TokenPair(userId, token, body.GetProperty("refresh_token").GetString()!);
+    }
+
+    /// <summary>A request through the edge carrying the user's access token.</summary>
+    public static HttpRequestMessage As(TokenPair user, HttpMethod method, string path, object? json = null)
+    {
+        var request = new HttpRequestMessage(method, path);
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", user.AccessToken);
+        if (json is not null)
+        {
+            request.Content = JsonContent.Create(json);
+        }
+
+        return request;
     }
 
     /// <summary>GETs <c>/health</c> of a resource, directly (for backends) or through the edge (for the gateway).</summary>

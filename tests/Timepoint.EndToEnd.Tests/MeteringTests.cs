@@ -1,0 +1,174 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Timepoint.EndToEnd.Tests;
+
+/// <summary>Credits charged at the edge, refunded on failure, never twice for one Idempotency-Key.</summary>
+[Collection(PlatformCollection.Name)]
+public sealed class MeteringTests(PlatformFixture platform)
+{
+    [Fact]
+    public async Task A_new_user_has_the_signup_bonus_and_a_ledger_that_sums_to_the_balance()
+    {
+        var user = await platform.NewUserAsync();
+
+        using var generated = await Generate(user, "Storming of the Bastille 1789");
+        var balance = await BalanceAsync(user);
+        var history = await HistoryAsync(user);
+
+        Assert.Equal(HttpStatusCode.OK, generated.StatusCode);
+        Assert.Equal(45, balance);
+        Assert.Equal(balance, history.Sum(e => e.GetProperty("amount").GetInt64()));
+        Assert.Contains(history, e => e.GetProperty("type").GetString() == "signup_bonus");
+    }
+
+    [Fact]
+    public async Task Insufficient_credits_is_402_with_required_and_available()
+    {
+        var user = await platform.NewUserAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            using var paid = await Simulate(user);
+            Assert.Equal(HttpStatusCode.OK, paid.StatusCode);
+        }
+
+        using var refused = await Simulate(user);
+
+        Assert.Equal(HttpStatusCode.PaymentRequired, refused.StatusCode);
+        var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("auth.insufficient_credits", problem.GetProperty("code").GetString());
+        Assert.Equal(15, problem.GetProperty("credits_required").GetInt64());
+        Assert.Equal(5, problem.GetProperty("credits_available").GetInt64());
+        Assert.Equal(5, await BalanceAsync(user));
+    }
+
+    [Theory]
+    [InlineData("error", "/api/v1/timepoints/generate/sync")]
+    [InlineData("break_stream", "/api/v1/timepoints/generate/stream")]
+    public async Task A_failed_generation_is_refunded_exactly_once(string failure, string path)
+    {
+        var user = await platform.NewUserAsync();
+        using var request = PlatformFixture.As(user, HttpMethod.Post, path, new { query = "The eruption of Vesuvius in 79" });
+        request.Headers.Add("X-Flash-Fail", failure);
+
+        try
+        {
+            using var response = await platform.Gateway.SendAsync(request, HttpCompletionOption.ResponseContentRead);
+        }
+        catch (HttpRequestException)
+        {
+            // A stream cut off mid-way may surface as a broken response: what a client sees too.
+        }
+
+        var history = await WaitForAsync(user, h => h.Any(e => e.GetProperty("type").GetString() == "refund"));
+        Assert.Single(history, e => e.GetProperty("type").GetString() == "refund");
+        Assert.Equal(50, await BalanceAsync(user));
+    }
+
+    [Fact]
+    public async Task A_retry_with_the_same_idempotency_key_is_not_charged_again_and_replays_the_first_answer()
+    {
+        var user = await platform.NewUserAsync();
+        var key = Guid.NewGuid().ToString();
+
+        using var first = await Generate(user, "Coronation of Charlemagne 800", key);
+        using var retry = await Generate(user, "Coronation of Charlemagne 800", key);
+        using var otherBody = await Generate(user, "Something else entirely", key);
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Equal(await first.Content.ReadAsStringAsync(), await retry.Content.ReadAsStringAsync());
+        Assert.Equal("0", retry.Headers.GetValues("X-Credits-Charged").Single());
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, otherBody.StatusCode);
+        Assert.Equal(45, await BalanceAsync(user));
+    }
+
+    [Fact]
+    public async Task Twenty_concurrent_retries_of_one_idempotency_key_charge_once()
+    {
+        var user = await platform.NewUserAsync();
+        var key = Guid.NewGuid().ToString();
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Generate(user, "Treaty of Westphalia 1648", key)));
+
+        // The free tier allows 10 metered calls a minute, so some of the 20 are turned away before credits see them.
+        Assert.All(responses, r => Assert.Contains(r.StatusCode, new[] { HttpStatusCode.OK, HttpStatusCode.Conflict, HttpStatusCode.TooManyRequests }));
+        Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.OK);
+        Assert.Equal(45, await BalanceAsync(user));
+        foreach (var response in responses)
+        {
+            response.Dispose();
+        }
+    }
+
+    [Theory]
+    [InlineData("{\"query\":\"Battle of Hastings 1066\",\"preset\":\"ultra\"}", HttpStatusCode.UnprocessableEntity)]
+    [InlineData("{\"query\":", HttpStatusCode.BadRequest)]
+    public async Task Bad_generate_requests_are_refused_before_anything_is_charged(string json, HttpStatusCode expected)
+    {
+        var user = await platform.NewUserAsync();
+        using var request = PlatformFixture.As(user, HttpMethod.Post, "/api/v1/timepoints/generate/sync");
+        request.Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json");
+
+        using var response = await platform.Gateway.SendAsync(request);
+
+        Assert.Equal(expected, response.StatusCode);
+        Assert.Equal("validation_failed", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
+        Assert.Equal(50, await BalanceAsync(user));
+    }
+
+    [Fact]
+    public async Task An_idempotency_key_over_255_characters_is_422()
+    {
+        var user = await platform.NewUserAsync();
+
+        using var response = await Generate(user, "Founding of Rome 753 BC", new string('k', 256));
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        Assert.Equal(50, await BalanceAsync(user));
+    }
+
+    private Task<HttpResponseMessage> Generate(TokenPair user, string query, string? idempotencyKey = null)
+    {
+        var request = PlatformFixture.As(user, HttpMethod.Post, "/api/v1/timepoints/generate/sync", new { query });
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        return platform.Gateway.SendAsync(request);
+    }
+
+    private Task<HttpResponseMessage> Simulate(TokenPair user) =>
+        platform.Gateway.SendAsync(PlatformFixture.As(user, HttpMethod.Post, "/api/v1/conductor/pro/simulate",
+            new { template = "board_meeting", prompt = "Should we ship?", mode = "pearl", fidelity = 2 }));
+
+    private async Task<long> BalanceAsync(TokenPair user)
+    {
+        using var response = await platform.Gateway.SendAsync(PlatformFixture.As(user, HttpMethod.Get, "/api/v1/credits/balance"));
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("balance").GetInt64();
+    }
+
+    private async Task<List<JsonElement>> HistoryAsync(TokenPair user)
+    {
+        using var response = await platform.Gateway.SendAsync(PlatformFixture.As(user, HttpMethod.Get, "/api/v1/credits/history?limit=100"));
+        response.EnsureSuccessStatusCode();
+        return [.. (await response.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray()];
+    }
+
+    private async Task<List<JsonElement>> WaitForAsync(TokenPair user, Func<List<JsonElement>, bool> done)
+    {
+        for (var i = 0; ; i++)
+        {
+            var history = await HistoryAsync(user);
+            if (done(history) || i == 50)
+            {
+                return history;
+            }
+
+            await Task.Delay(200);
+        }
+    }
+}
