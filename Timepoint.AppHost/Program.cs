@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Timepoint.AppHost;
 
 var builder = DistributedApplication.CreateBuilder(args);
@@ -16,7 +17,8 @@ var flashKeys = builder.AddServiceKeys("flash");
 
 // The edge: the only resource clients reach (http://localhost:5080, from its launch profile).
 var gateway = builder.AddProject<Projects.Timepoint_Gateway>("gateway")
-    .WithExternalHttpEndpoints();
+    .WithExternalHttpEndpoints()
+    .WithReplicas(builder.Configuration.GetValue("Gateway:Replicas", 1));
 
 var credits = builder.AddProject<Projects.Timepoint_Credits>("credits")
     .WithReference(creditsDb).WaitFor(creditsDb)

@@ -26,9 +26,10 @@ public static class GatewayServices
         builder.Services.AddHealthChecks().AddCheck<RedisDegradedCheck>("redis", HealthStatus.Degraded);
 
         // JWTs: identity's keys, cached; no call to identity per request.
+        var options = builder.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
         builder.Services.AddHttpClient(IdentityKeys.HttpClientName, client =>
         {
-            client.BaseAddress = new Uri("http://identity");
+            client.BaseAddress = new Uri(options.Destinations.GetValueOrDefault(EdgeRoutes.Identity) ?? "http://identity");
             client.Timeout = TimeSpan.FromSeconds(5);
         });
         builder.Services.AddSingleton<IdentityKeys>();
@@ -50,7 +51,6 @@ public static class GatewayServices
         builder.Services.AddSingleton<CreditsMetering>();
         builder.Services.AddSingleton<UpstreamErrors>();
 
-        var options = builder.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
         var (routes, clusters) = ProxyConfig.Build(options);
         builder.Services.AddSingleton<IdentityForwarding>();
         builder.Services.AddReverseProxy()

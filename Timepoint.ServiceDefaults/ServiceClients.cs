@@ -8,7 +8,7 @@ namespace Microsoft.Extensions.Hosting;
 /// <summary>The key a service presents to another (<c>Downstream:{service}:ServiceKey</c>).</summary>
 public sealed class DownstreamOptions
 {
-    [Required(ErrorMessage = "Downstream:{service}:ServiceKey must be set.")]
+    [Required(ErrorMessage = "Downstream:<service>:ServiceKey must be set for every service this one calls.")]
     [MinLength(32)]
     public string ServiceKey { get; set; } = "";
 

@@ -1,9 +1,15 @@
+using System.Net.Http.Json;
+
 namespace Timepoint.EndToEnd.Tests;
 
 /// <summary>Stops PostgreSQL and Redis under a running platform; an instance of its own, since it breaks things.</summary>
 public sealed class DependencyOutageTests(DependencyOutageTests.OutageFixture platform) : IClassFixture<DependencyOutageTests.OutageFixture>
 {
-    public sealed class OutageFixture : PlatformFixture;
+    /// <summary>Two gateway replicas behind one address, as in a scaled-out deployment.</summary>
+    public sealed class OutageFixture : PlatformFixture
+    {
+        protected override string[] Settings => ["Gateway:Replicas=2"];
+    }
 
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(45);
 
@@ -53,6 +59,24 @@ public sealed class DependencyOutageTests(DependencyOutageTests.OutageFixture pl
 
         await platform.WaitForHealthAsync("identity", (s, _) => s == 200, Settle);
         await platform.WaitForHealthAsync("gateway", (s, b) => b.GetProperty("status").GetString() == "healthy", Settle);
+    }
+
+    [Fact]
+    public async Task Two_gateway_replicas_share_one_rate_limit_budget()
+    {
+        var user = await platform.NewUserAsync();
+        var statuses = new List<System.Net.HttpStatusCode>();
+        for (var i = 0; i < 11; i++)
+        {
+            // A new connection each time, so the requests spread over both replicas.
+            using var client = platform.App.CreateHttpClient("gateway");
+            using var response = await client.SendAsync(PlatformFixture.As(user, HttpMethod.Post, "/api/v1/timepoints/generate",
+                new { query = $"Replica probe {i}" }));
+            statuses.Add(response.StatusCode);
+        }
+
+        Assert.DoesNotContain(System.Net.HttpStatusCode.TooManyRequests, statuses.Take(10));
+        Assert.Equal(System.Net.HttpStatusCode.TooManyRequests, statuses[10]);
     }
 
     private async Task Execute(string resource, string command)

@@ -25,6 +25,9 @@ public class PlatformFixture : IAsyncLifetime
     public static readonly string[] Resources =
         ["postgres", "identitydb", "creditsdb", "flashdb", "redis", "identity", "credits", "flash", "clockchain", "pro", "gateway"];
 
+    /// <summary>Extra AppHost settings of a derived fixture.</summary>
+    protected virtual string[] Settings => [];
+
     private readonly DirectoryInfo dataDirectory = Directory.CreateTempSubdirectory("timepoint-e2e-");
 
     public DistributedApplication App { get; private set; } = null!;
@@ -35,7 +38,7 @@ public class PlatformFixture : IAsyncLifetime
     {
         using var cts = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Timepoint_AppHost>(
-            ["Infrastructure:Mode=local", $"Infrastructure:DataDirectory={dataDirectory.FullName}", "Flash:FailureInjection=true"],
+            ["Infrastructure:Mode=local", $"Infrastructure:DataDirectory={dataDirectory.FullName}", "Flash:FailureInjection=true", .. Settings],
             (options, _) => options.DisableDashboard = true,
             cts.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));

@@ -11,6 +11,8 @@ public sealed class HealthTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await factory.UseRedisAsync();
+        factory.Settings["Downstream:identity:ServiceKey"] = "identity-service-key-0123456789abcdef";
+        factory.Settings["Downstream:credits:ServiceKey"] = "credits-service-key-0123456789abcdefg";
     }
 
     public Task DisposeAsync() => factory.DisposeAsync().AsTask();

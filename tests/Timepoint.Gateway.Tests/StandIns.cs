@@ -1,0 +1,104 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Timepoint.Gateway.Tests;
+
+/// <summary>A small real HTTP server on a loopback port, for the gateway to call as it would call a service.</summary>
+public abstract class StandIn : IAsyncDisposable
+{
+    private WebApplication? app;
+
+    public Uri Address { get; private set; } = null!;
+
+    public int Requests;
+
+    public async Task StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        app = builder.Build();
+        app.Use((context, next) =>
+        {
+            Interlocked.Increment(ref Requests);
+            return next(context);
+        });
+        Map(app);
+        await app.StartAsync();
+        Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+    }
+
+    public async Task StopAsync()
+    {
+        if (app is not null)
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            app = null;
+        }
+    }
+
+    protected abstract void Map(WebApplication app);
+
+    public ValueTask DisposeAsync() => new(StopAsync());
+}
+
+/// <summary>Speaks identity's discovery and JWKS; signs tokens the way identity does (RS256, at+jwt).</summary>
+public sealed class StandInIdentity : StandIn
+{
+    public const string Issuer = "http://edge.test/";
+
+    public Dictionary<string, RsaSecurityKey> Keys { get; } = new() { ["k1"] = NewKey("k1") };
+
+    public static RsaSecurityKey NewKey(string kid) => new(RSA.Create(2048)) { KeyId = kid };
+
+    protected override void Map(WebApplication app)
+    {
+        app.MapGet("/.well-known/openid-configuration", (HttpContext context) => Results.Json(new Dictionary<string, string>
+        {
+            ["issuer"] = Issuer,
+            ["jwks_uri"] = $"{Issuer}.well-known/jwks",
+        }));
+        app.MapGet("/.well-known/jwks", () => Results.Json(new
+        {
+            keys = Keys.Values.Select(k => JsonSerializer.SerializeToElement(JsonWebKeyConverter.ConvertFromRSASecurityKey(
+                new RsaSecurityKey(k.Rsa.ExportParameters(false)) { KeyId = k.KeyId }))).ToArray(),
+        }));
+    }
+
+    public string Token(Guid user, Action<SecurityTokenDescriptor>? change = null, string kid = "k1")
+    {
+        var descriptor = new SecurityTokenDescriptor
+        {
+            Issuer = Issuer,
+            Audience = "timepoint-api",
+            TokenType = "at+jwt",
+            IssuedAt = DateTime.UtcNow,
+            NotBefore = DateTime.UtcNow,
+            Expires = DateTime.UtcNow.AddMinutes(15),
+            Claims = new Dictionary<string, object> { ["sub"] = user.ToString(), ["scope"] = "api offline_access", ["tier"] = "free" },
+            SigningCredentials = new SigningCredentials(Keys.GetValueOrDefault(kid) ?? NewKey(kid), SecurityAlgorithms.RsaSha256),
+        };
+        change?.Invoke(descriptor);
+        return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(descriptor);
+    }
+}
+
+/// <summary>A backend that answers with the headers it received.</summary>
+public sealed class EchoBackend : StandIn
+{
+    protected override void Map(WebApplication app) =>
+        app.Map("/{**path}", (HttpContext context) => Results.Json(new
+        {
+            path = context.Request.Path.Value,
+            method = context.Request.Method,
+            headers = context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToArray()),
+        }));
+}
