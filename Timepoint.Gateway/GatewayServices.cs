@@ -23,7 +23,7 @@ public static class GatewayServices
         // Limits fail open when Redis is down, so Redis makes the edge degraded, never unready:
         // taking every replica out of rotation would turn a cache outage into a full outage.
         builder.AddRedisClient("redis", settings => settings.DisableHealthChecks = true);
-        builder.Services.AddHealthChecks().AddCheck<RedisDegradedCheck>("redis", HealthStatus.Degraded);
+        builder.Services.AddHealthChecks().AddCheck<RedisPingCheck>("redis", HealthStatus.Degraded);
 
         // JWTs: identity's keys, cached; no call to identity per request.
         var options = builder.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
@@ -77,22 +77,6 @@ public static class GatewayServices
         });
 
         return builder;
-    }
-}
-
-internal sealed class RedisDegradedCheck(IConnectionMultiplexer redis) : IHealthCheck
-{
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            await redis.GetDatabase().PingAsync().WaitAsync(cancellationToken);
-            return HealthCheckResult.Healthy();
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or OperationCanceledException)
-        {
-            return new HealthCheckResult(context.Registration.FailureStatus, "Redis is unreachable; rate limits are per replica.");
-        }
     }
 }
 

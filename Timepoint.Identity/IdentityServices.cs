@@ -23,7 +23,9 @@ public static class IdentityServices
     {
         // User-initiated transactions (outbox with the change) rule out EF's retrying strategy.
         builder.AddNpgsqlDbContext<IdentityDbContext>("identitydb", settings => settings.DisableRetry = true);
-        builder.AddRedisClient("redis");
+        // Identity needs Redis (data-protection keys, revocation fan-out): unready without it, and told so within seconds.
+        builder.AddRedisClient("redis", settings => settings.DisableHealthChecks = true);
+        builder.Services.AddHealthChecks().AddCheck<RedisPingCheck>("redis");
         builder.Services.AddDataProtection().SetApplicationName("timepoint-identity");
         builder.Services.AddOptions<KeyManagementOptions>().Configure<IConnectionMultiplexer>((options, redis) =>
             options.XmlRepository = new RedisXmlRepository(() => redis.GetDatabase(), "timepoint:identity:data-protection-keys"));

@@ -4,24 +4,8 @@ using System.Text.Json;
 namespace Timepoint.Clockchain.Stub.Tests;
 
 /// <summary>Clockchain in memory, shared by a test class: it only reads its shipped data set, so tests cannot disturb each other.</summary>
-public sealed class ClockchainApp : IAsyncLifetime
+public sealed class ClockchainApp : ServiceApp<Program>
 {
-    public ServiceFactory<Program> Factory { get; } = new();
-
-    public HttpClient Client { get; private set; } = null!;
-
-    public Task InitializeAsync()
-    {
-        Client = Factory.CreateClient();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        Client.Dispose();
-        await Factory.DisposeAsync();
-    }
-
     public async Task<JsonElement> GetJsonAsync(string path)
     {
         using var response = await Client.GetAsync(path);

@@ -117,6 +117,7 @@ public class PlatformFixture : IAsyncLifetime
     public async Task<(int Status, JsonElement Body)> GetHealthAsync(string resource, CancellationToken ct = default)
     {
         using var client = App.CreateHttpClient(resource);
+        client.Timeout = TimeSpan.FromSeconds(20);
         using var response = await client.GetAsync("/health", ct);
         var body = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
         return ((int)response.StatusCode, body);
@@ -138,9 +139,9 @@ public class PlatformFixture : IAsyncLifetime
                     return last;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
             {
-                // not listening yet
+                // not listening yet, or still deciding
             }
 
             await Task.Delay(500);

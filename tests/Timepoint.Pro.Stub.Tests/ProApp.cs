@@ -3,24 +3,8 @@ using System.Net.Http.Json;
 namespace Timepoint.Pro.Stub.Tests;
 
 /// <summary>Pro in memory, shared by a test class; each test acts as users of its own.</summary>
-public sealed class ProApp : IAsyncLifetime
+public sealed class ProApp : ServiceApp<Program>
 {
-    public ServiceFactory<Program> Factory { get; } = new();
-
-    public HttpClient Client { get; private set; } = null!;
-
-    public Task InitializeAsync()
-    {
-        Client = Factory.CreateClient();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        Client.Dispose();
-        await Factory.DisposeAsync();
-    }
-
     public Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, Guid? userId, object? body = null)
     {
         var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };

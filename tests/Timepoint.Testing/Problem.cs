@@ -1,11 +1,13 @@
+using Xunit;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 
-namespace Timepoint.Clockchain.Stub.Tests;
+namespace Timepoint.Testing;
 
 public static class Problem
 {
+    /// <summary>Asserts a problem+json answer with this status and platform <c>code</c>.</summary>
     public static async Task<JsonElement> AssertAsync(HttpResponseMessage response, HttpStatusCode status, string code)
     {
         Assert.Equal(status, response.StatusCode);
