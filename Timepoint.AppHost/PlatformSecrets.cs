@@ -40,6 +40,11 @@ public static class PlatformSecrets
                 .WithEnvironment("Flash__FailureInjection__DelaySeconds", "45")
             : resource;
 
+    /// <summary>Passes an AppHost setting (e.g. <c>Gateway:UpstreamTimeout</c>) to the resource when it is set.</summary>
+    public static IResourceBuilder<T> WithSettingFrom<T>(this IResourceBuilder<T> resource, Microsoft.Extensions.Configuration.IConfiguration configuration,
+        string key) where T : IResourceWithEnvironment =>
+        configuration[key] is { Length: > 0 } value ? resource.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value) : resource;
+
     /// <summary>The service key this resource presents when it calls <paramref name="target"/>.</summary>
     public static IResourceBuilder<T> WithServiceKeyFor<T>(this IResourceBuilder<T> resource, string target, ServiceKeys keys)
         where T : IResourceWithEnvironment =>

@@ -60,6 +60,7 @@ gateway
     .WithReference(clockchain).WaitFor(clockchain)
     .WithReference(pro).WaitFor(pro)
     .WithGatewayTrust(signingSecret)
+    .WithSettingFrom(builder.Configuration, "Gateway:UpstreamTimeout")
     .WithHttpHealthCheck("/health");
 
 builder.Build().Run();

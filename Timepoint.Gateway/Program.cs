@@ -1,5 +1,7 @@
+using Scalar.AspNetCore;
 using Timepoint.Gateway;
 using Timepoint.Gateway.Proxy;
+using Timepoint.Gateway.Routing;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -11,6 +13,12 @@ var app = builder.Build();
 app.UseHeaderHygiene();
 app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-api-gateway"));
 app.UseEdgeCors();
+app.MapEdgeOpenApi();
+if (app.Environment.IsDevelopment())
+{
+    app.MapScalarApiReference(); // browsable reference of /openapi/v1.json at /scalar/v1
+}
+
 app.MapEdgeProxy();
 
 app.Run();

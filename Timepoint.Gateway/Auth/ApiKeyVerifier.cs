@@ -47,7 +47,8 @@ public sealed class ApiKeyVerifier(
             {
                 verdict = await identity.VerifyAsync(new VerifyRequest(key), ct);
             }
-            catch (Exception ex) when (ex is HttpRequestException or ApiException or TaskCanceledException && !ct.IsCancellationRequested)
+            // Any failure to get a verdict (refused, timed out, circuit open) fails closed.
+            catch (Exception ex) when (!ct.IsCancellationRequested)
             {
                 logger.LogWarning("API key verification is unavailable: {Error}", ex.Message);
                 return new ApiKeyOutcome(null, Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable,

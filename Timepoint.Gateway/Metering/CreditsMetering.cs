@@ -79,7 +79,8 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Idempot
         {
             reserved = await credits.ReserveAsync(new ReserveRequest(caller.UserId, operation!, idempotencyKey, fingerprint), context.RequestAborted);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !context.RequestAborted.IsCancellationRequested)
+        // Refused, timed out or circuit open: nothing was charged, so refuse the call (fail closed).
+        catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested)
         {
             logger.LogWarning("Credits unreachable for {Operation}: {Error}", operation, ex.Message);
             await Unavailable(context);
@@ -146,7 +147,7 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Idempot
                     succeeded ? "settle" : "refund", reservation.ReservationId);
             }
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        catch (Exception ex)
         {
             logger.LogError("Could not {Action} reservation {Reservation}: {Error}", succeeded ? "settle" : "refund",
                 reservation.ReservationId, ex.Message);

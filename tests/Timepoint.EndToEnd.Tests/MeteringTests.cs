@@ -46,6 +46,7 @@ public sealed class MeteringTests(PlatformFixture platform)
     [Theory]
     [InlineData("error", "/api/v1/timepoints/generate/sync")]
     [InlineData("break_stream", "/api/v1/timepoints/generate/stream")]
+    [InlineData("delay", "/api/v1/timepoints/generate/sync")]
     public async Task A_failed_generation_is_refunded_exactly_once(string failure, string path)
     {
         var user = await platform.NewUserAsync();

@@ -38,7 +38,8 @@ public class PlatformFixture : IAsyncLifetime
     {
         using var cts = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Timepoint_AppHost>(
-            ["Infrastructure:Mode=local", $"Infrastructure:DataDirectory={dataDirectory.FullName}", "Flash:FailureInjection=true", .. Settings],
+            ["Infrastructure:Mode=local", $"Infrastructure:DataDirectory={dataDirectory.FullName}", "Flash:FailureInjection=true",
+                "Gateway:UpstreamTimeout=00:00:05", .. Settings],
             (options, _) => options.DisableDashboard = true,
             cts.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));

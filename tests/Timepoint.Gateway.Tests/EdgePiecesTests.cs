@@ -88,3 +88,23 @@ public sealed class EdgePiecesTests
         return Credentials.Read(context.Request);
     }
 }
+
+public sealed class OpenApiTests
+{
+    [Fact]
+    public void The_openapi_document_lists_every_routed_path_with_its_security()
+    {
+        var document = EdgeOpenApi.Build();
+        var paths = document["paths"]!.AsObject();
+
+        Assert.Equal("3.1.0", (string?)document["openapi"]);
+        Assert.True(paths.ContainsKey("/api/v1/auth/apple"));
+        Assert.True(paths.ContainsKey("/api/v1/auth/refresh"));
+        Assert.True(paths.ContainsKey("/api/v1/credits/balance"));
+        Assert.True(paths.ContainsKey("/api/v1/clockchain/{rest}"));
+        Assert.True(paths.ContainsKey("/api/v1/conductor/pro/simulate"));
+        Assert.Empty(paths["/api/v1/credits/costs"]!["get"]!["security"]!.AsArray());
+        Assert.Equal(2, paths["/api/v1/credits/balance"]!["get"]!["security"]!.AsArray().Count);
+        Assert.DoesNotContain(paths, p => p.Key.Contains("regex", StringComparison.Ordinal) || p.Key.Contains("**", StringComparison.Ordinal));
+    }
+}

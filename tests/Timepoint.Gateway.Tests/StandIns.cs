@@ -57,6 +57,11 @@ public sealed class StandInIdentity : StandIn
 
     public Dictionary<string, RsaSecurityKey> Keys { get; } = new() { ["k1"] = NewKey("k1") };
 
+    /// <summary>API keys this identity knows: key -> verdict body. Calls to the verify endpoint are counted.</summary>
+    public Dictionary<string, object> ApiKeys { get; } = [];
+
+    public int Verifications;
+
     public static RsaSecurityKey NewKey(string kid) => new(RSA.Create(2048)) { KeyId = kid };
 
     protected override void Map(WebApplication app)
@@ -66,6 +71,12 @@ public sealed class StandInIdentity : StandIn
             ["issuer"] = Issuer,
             ["jwks_uri"] = $"{Issuer}.well-known/jwks",
         }));
+        app.MapPost("/internal/identity/api-keys/verify", async (HttpContext context) =>
+        {
+            Interlocked.Increment(ref Verifications);
+            var key = (await context.Request.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+            return Results.Json(ApiKeys.TryGetValue(key, out var verdict) ? verdict : new { valid = false, reason = "unknown" });
+        });
         app.MapGet("/.well-known/jwks", () => Results.Json(new
         {
             keys = Keys.Values.Select(k => JsonSerializer.SerializeToElement(JsonWebKeyConverter.ConvertFromRSASecurityKey(

@@ -1,0 +1,131 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.Hosting;
+using StackExchange.Redis;
+
+namespace Timepoint.Gateway.Tests;
+
+/// <summary>API keys at the edge against a stand-in identity: lookups avoided, verdicts cached, revocations heard.</summary>
+public sealed class ApiKeyEdgeTests : IAsyncLifetime
+{
+    private readonly StandInIdentity identity = new();
+    private readonly EchoBackend backend = new();
+    private readonly ServiceFactory<Program> gateway = new();
+    private HttpClient client = null!;
+
+    public async Task InitializeAsync()
+    {
+        await identity.StartAsync();
+        await backend.StartAsync();
+        await gateway.UseRedisAsync();
+        gateway.Settings["Gateway:Destinations:identity"] = identity.Address.ToString();
+        gateway.Settings["Gateway:Destinations:credits"] = backend.Address.ToString();
+        gateway.Settings["Downstream:identity:ServiceKey"] = "identity-service-key-0123456789abcdef";
+        gateway.Settings["Downstream:identity:BaseAddress"] = identity.Address.ToString();
+        gateway.Settings["Downstream:credits:ServiceKey"] = "credits-service-key-0123456789abcdefg";
+        gateway.Settings["Downstream:credits:BaseAddress"] = backend.Address.ToString();
+        client = gateway.CreateClient();
+    }
+
+    public async Task DisposeAsync()
+    {
+        client.Dispose();
+        await gateway.DisposeAsync();
+        await identity.DisposeAsync();
+        await backend.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Malformed_keys_are_refused_without_asking_identity()
+    {
+        var typo = ApiKeyFormat.Generate()[..^1] + "!";
+
+        using var response = await SendAsync(typo);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal(0, identity.Verifications);
+    }
+
+    [Fact]
+    public async Task A_valid_key_is_verified_once_then_served_from_cache_and_keeps_working_with_identity_down()
+    {
+        var (key, user) = Known();
+
+        using var first = await SendAsync(key);
+        using var second = await SendAsync(key);
+        var seen = (await second.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("headers");
+        await identity.StopAsync();
+        using var withIdentityDown = await SendAsync(key);
+        using var unknownWithIdentityDown = await SendAsync(ApiKeyFormat.Generate());
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Equal(1, identity.Verifications);
+        Assert.Equal(user.ToString(), seen.GetProperty("x-user-id")[0].GetString());
+        Assert.Equal("api_key", seen.GetProperty("x-auth-method")[0].GetString());
+        Assert.False(seen.TryGetProperty("x-api-key", out _));
+        Assert.Equal(HttpStatusCode.OK, withIdentityDown.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, unknownWithIdentityDown.StatusCode); // fails closed
+    }
+
+    [Fact]
+    public async Task A_published_revocation_drops_the_cached_verdict_at_once()
+    {
+        var (key, _) = Known();
+        using var before = await SendAsync(key);
+        Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+
+        identity.ApiKeys[key] = new { valid = false, reason = "revoked" };
+        using var redis = await ConnectionMultiplexer.ConnectAsync((await LocalServers.RedisConnectionStringAsync()));
+        await redis.GetSubscriber().PublishAsync(RedisChannel.Literal("timepoint:api-keys:revoked"),
+            JsonSerializer.Serialize(new { key_hash = ApiKeyFormat.Hash(key), key_id = Guid.NewGuid(), valid_until = (string?)null }));
+
+        var status = HttpStatusCode.OK;
+        for (var i = 0; i < 20 && status == HttpStatusCode.OK; i++)
+        {
+            await Task.Delay(100);
+            using var after = await SendAsync(key);
+            status = after.StatusCode;
+            if (status != HttpStatusCode.OK)
+            {
+                Assert.Equal("auth.key_revoked", (await after.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
+            }
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+    }
+
+    [Fact]
+    public async Task Unknown_and_expired_keys_get_distinct_codes_and_unknown_looks_like_any_wrong_secret()
+    {
+        var expired = ApiKeyFormat.Generate();
+        identity.ApiKeys[expired] = new { valid = false, reason = "expired" };
+
+        using var unknown = await SendAsync(ApiKeyFormat.Generate());
+        using var wrong = await SendAsync(ApiKeyFormat.Generate());
+        using var old = await SendAsync(expired);
+
+        Assert.Equal("auth.key_invalid", (await unknown.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
+        Assert.Equal((await unknown.Content.ReadAsStringAsync()).Split("trace_id")[0], (await wrong.Content.ReadAsStringAsync()).Split("trace_id")[0]);
+        Assert.Equal("auth.key_revoked", (await old.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
+    }
+
+    private (string Key, Guid User) Known()
+    {
+        var key = ApiKeyFormat.Generate();
+        var user = Guid.NewGuid();
+        identity.ApiKeys[key] = new
+        {
+            valid = true, user_id = user, key_id = Guid.NewGuid(), scopes = new[] { "read" }, tier = "free", valid_until = (string?)null,
+        };
+        return (key, user);
+    }
+
+    private Task<HttpResponseMessage> SendAsync(string key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/credits/balance");
+        request.Headers.Add("X-API-Key", key);
+        return client.SendAsync(request);
+    }
+}
