@@ -51,6 +51,23 @@ public sealed class ApiKeyEdgeTests(PlatformFixture platform)
     }
 
     [Fact]
+    public async Task A_rerolled_key_works_and_the_old_one_keeps_working_through_its_grace()
+    {
+        var user = await platform.NewUserAsync();
+        var old = await CreateKeyAsync(user, "read");
+        var id = (await ListAsync(user)).Single().GetProperty("id").GetString();
+
+        using var reroll = await platform.Gateway.SendAsync(PlatformFixture.As(user, HttpMethod.Post, $"/api/v1/auth/api-keys/{id}/reroll",
+            new { grace_seconds = 3600 }));
+        var fresh = (await reroll.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+
+        Assert.Equal(HttpStatusCode.OK, reroll.StatusCode);
+        Assert.NotEqual(old, fresh);
+        Assert.Equal(HttpStatusCode.OK, await BalanceStatusAsync(fresh));
+        Assert.Equal(HttpStatusCode.OK, await BalanceStatusAsync(old));
+    }
+
+    [Fact]
     public async Task A_read_key_cannot_call_metered_routes_nor_manage_keys()
     {
         var user = await platform.NewUserAsync();

@@ -80,6 +80,40 @@ public sealed class DependencyOutageTests(DependencyOutageTests.OutageFixture pl
         Assert.Equal(System.Net.HttpStatusCode.TooManyRequests, statuses[10]);
     }
 
+    [Fact]
+    public async Task A_revoked_key_is_refused_by_every_gateway_replica_within_5_seconds()
+    {
+        var user = await platform.NewUserAsync();
+        using var created = await platform.Gateway.SendAsync(PlatformFixture.As(user, HttpMethod.Post, "/api/v1/auth/api-keys",
+            new { name = "replicas", scopes = new[] { "read" } }));
+        var body = await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        var key = body.GetProperty("key").GetString()!;
+        // New connections spread over both replicas, so both cache a positive verdict.
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, await StatusWithKeyAsync(key));
+        }
+
+        using var revoke = await platform.Gateway.SendAsync(PlatformFixture.As(user, HttpMethod.Delete,
+            $"/api/v1/auth/api-keys/{body.GetProperty("id").GetString()}"));
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, revoke.StatusCode);
+        await Task.Delay(TimeSpan.FromSeconds(5));
+
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, await StatusWithKeyAsync(key));
+        }
+    }
+
+    private async Task<System.Net.HttpStatusCode> StatusWithKeyAsync(string key)
+    {
+        using var client = platform.App.CreateHttpClient("gateway");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/credits/balance");
+        request.Headers.Add("X-API-Key", key);
+        using var response = await client.SendAsync(request);
+        return response.StatusCode;
+    }
+
     private async Task Execute(string resource, string command)
     {
         var result = await platform.App.ResourceCommands.ExecuteCommandAsync(resource, command);
