@@ -13,6 +13,14 @@ public sealed class GatewayOptions
     /// <summary>A backend that sends nothing for this long is cut off: 504 upstream_timeout.</summary>
     public TimeSpan UpstreamTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Total time a route's backend may take (route id -> time, e.g. <c>Gateway:RouteTimeouts:flash-generate-sync</c>);
+    /// routes not named get <see cref="DefaultRouteTimeout"/>. Streaming routes have none: only the idle timeout applies.
+    /// </summary>
+    public Dictionary<string, TimeSpan> RouteTimeouts { get; set; } = [];
+
+    public TimeSpan DefaultRouteTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Clock skew allowed on a JWT's exp and nbf.</summary>
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
 

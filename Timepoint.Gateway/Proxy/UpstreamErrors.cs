@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.AspNetCore.Http.Timeouts;
 using Timepoint.Gateway.Routing;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -20,13 +21,15 @@ public sealed class UpstreamErrors(GatewayMetrics metrics)
             return;
         }
 
-        var problem = error.Error switch
+        // The route's own timeout cancels the request like a departing client would; its timeout token tells them apart.
+        var routeTimedOut = context.Features.Get<IHttpRequestTimeoutFeature>()?.RequestTimeoutToken.IsCancellationRequested == true;
+        var problem = (error.Error, routeTimedOut) switch
         {
-            ForwarderError.RequestTimedOut => Problems.Create(StatusCodes.Status504GatewayTimeout, ErrorCodes.UpstreamTimeout,
+            (ForwarderError.RequestTimedOut, _) or (ForwarderError.RequestCanceled, true) => Problems.Create(StatusCodes.Status504GatewayTimeout, ErrorCodes.UpstreamTimeout,
                 "Upstream timeout", $"The {route.Cluster} service did not answer in time."),
-            ForwarderError.NoAvailableDestinations => Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable,
+            (ForwarderError.NoAvailableDestinations, _) => Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable,
                 "Upstream unavailable", $"The {route.Cluster} service is unavailable."),
-            ForwarderError.RequestCanceled => null, // the client went away
+            (ForwarderError.RequestCanceled, false) => null, // the client went away
             _ => Problems.Create(StatusCodes.Status502BadGateway, ErrorCodes.UpstreamUnavailable,
                 "Upstream unavailable", $"The {route.Cluster} service could not be reached."),
         };

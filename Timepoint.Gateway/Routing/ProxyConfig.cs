@@ -18,6 +18,7 @@ public static class ProxyConfig
             Match = new RouteMatch { Path = route.Path, Methods = route.Methods },
             Metadata = new Dictionary<string, string> { [RouteKey] = route.Id },
             Transforms = route.DestinationPath is null ? null : [new Dictionary<string, string> { ["PathPattern"] = route.DestinationPath }],
+            Timeout = route.Streaming ? null : options.RouteTimeouts.GetValueOrDefault(route.Id, options.DefaultRouteTimeout),
         }).ToList();
 
         var clusters = EdgeRoutes.Clusters.Select(cluster => new ClusterConfig

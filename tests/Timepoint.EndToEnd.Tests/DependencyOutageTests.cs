@@ -52,6 +52,10 @@ public sealed class DependencyOutageTests(DependencyOutageTests.OutageFixture pl
                 "gateway", (s, b) => s == 200 && b.GetProperty("status").GetString() == "degraded", Settle);
             var (credits, _) = await platform.GetHealthAsync("credits");
             Assert.Equal(200, credits);
+            // ...and keeps serving, with per-replica limits.
+            using var proxied = await platform.Gateway.GetAsync("/api/v1/clockchain/stats");
+            Assert.Equal(System.Net.HttpStatusCode.OK, proxied.StatusCode);
+            Assert.True(proxied.Headers.Contains("X-RateLimit-Remaining"));
         }
         finally
         {

@@ -67,6 +67,27 @@ public sealed class JwtEdgeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Service_and_admin_keys_travel_only_on_routes_that_declare_them()
+    {
+        using var userRoute = Get(identity.Token(Guid.NewGuid()));
+        userRoute.Headers.Add("X-Admin-Key", "someone-elses-admin-key");
+        userRoute.Headers.Add("X-Service-Key", "someone-elses-service-key");
+        using var adminRoute = new HttpRequestMessage(HttpMethod.Post, "/api/v1/credits/admin/grant") { Content = JsonContent.Create(new { }) };
+        adminRoute.Headers.Add("X-Admin-Key", "the-admin-key");
+        adminRoute.Headers.Add("X-Service-Key", "not-for-this-route");
+
+        using var user = await client.SendAsync(userRoute);
+        using var admin = await client.SendAsync(adminRoute);
+
+        var userSeen = (await user.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("headers");
+        var adminSeen = (await admin.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("headers");
+        Assert.Empty(Values(userSeen, "x-admin-key"));
+        Assert.Empty(Values(userSeen, "x-service-key"));
+        Assert.Equal(["the-admin-key"], Values(adminSeen, "x-admin-key"));
+        Assert.Empty(Values(adminSeen, "x-service-key"));
+    }
+
+    [Fact]
     public async Task Clockchain_reads_are_rewritten_and_carry_no_identity()
     {
         using var response = await client.GetAsync("/api/v1/clockchain/stats");

@@ -106,10 +106,18 @@ public sealed class StandInIdentity : StandIn
 public sealed class EchoBackend : StandIn
 {
     protected override void Map(WebApplication app) =>
-        app.Map("/{**path}", (HttpContext context) => Results.Json(new
+        app.Map("/{**path}", async (HttpContext context) =>
+        {
+            if (int.TryParse(context.Request.Headers["X-Test-Delay-Ms"], out var delay))
+            {
+                await Task.Delay(delay, context.RequestAborted);
+            }
+
+            return Results.Json(new
         {
             path = context.Request.Path.Value,
             method = context.Request.Method,
             headers = context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToArray()),
-        }));
+            });
+        });
 }

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Timepoint.Gateway.Tests;
+
+/// <summary>Timeouts, CORS and trace propagation at the edge, against a stand-in backend.</summary>
+public sealed class EdgeBehaviourTests : IAsyncLifetime
+{
+    private readonly StandInIdentity identity = new();
+    private readonly EchoBackend backend = new();
+    private readonly ServiceFactory<Program> gateway = new();
+    private HttpClient client = null!;
+
+    public async Task InitializeAsync()
+    {
+        await identity.StartAsync();
+        await backend.StartAsync();
+        await gateway.UseRedisAsync();
+        gateway.Settings["Gateway:Destinations:identity"] = identity.Address.ToString();
+        foreach (var cluster in new[] { "credits", "flash", "clockchain", "pro" })
+        {
+            gateway.Settings[$"Gateway:Destinations:{cluster}"] = backend.Address.ToString();
+        }
+
+        gateway.Settings["Gateway:RouteTimeouts:credits-costs"] = "00:00:01";
+        gateway.Settings["Gateway:CorsOrigins:0"] = "https://*.timepointai.com";
+        gateway.Settings["Downstream:identity:ServiceKey"] = "identity-service-key-0123456789abcdef";
+        gateway.Settings["Downstream:credits:ServiceKey"] = "credits-service-key-0123456789abcdefg";
+        client = gateway.CreateClient();
+    }
+
+    public async Task DisposeAsync()
+    {
+        client.Dispose();
+        await gateway.DisposeAsync();
+        await identity.DisposeAsync();
+        await backend.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_route_timeout_answers_504_upstream_timeout()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/credits/costs");
+        request.Headers.Add("X-Test-Delay-Ms", "5000");
+        var started = Stopwatch.StartNew();
+
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.Equal("upstream_timeout", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(4), $"took {started.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Cors_allows_configured_origins_and_never_the_authorization_endpoint()
+    {
+        using var allowed = await PreflightAsync("/api/v1/credits/balance", "https://app.timepointai.com");
+        using var refused = await PreflightAsync("/api/v1/credits/balance", "https://evil.test");
+        using var authorize = await PreflightAsync("/connect/authorize", "https://app.timepointai.com");
+
+        Assert.Equal("https://app.timepointai.com", allowed.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.False(refused.Headers.Contains("Access-Control-Allow-Origin"));
+        Assert.False(authorize.Headers.Contains("Access-Control-Allow-Origin"));
+    }
+
+    [Fact]
+    public async Task The_trace_continues_into_the_backend()
+    {
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = _ => true,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/credits/costs");
+        var traceId = ActivityTraceId.CreateRandom();
+        request.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01");
+
+        using var response = await client.SendAsync(request);
+
+        var seen = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("headers");
+        Assert.Contains(traceId.ToString(), seen.GetProperty("traceparent")[0].GetString());
+    }
+
+    private Task<HttpResponseMessage> PreflightAsync(string path, string origin)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Options, path);
+        request.Headers.Add("Origin", origin);
+        request.Headers.Add("Access-Control-Request-Method", "GET");
+        return client.SendAsync(request);
+    }
+}
