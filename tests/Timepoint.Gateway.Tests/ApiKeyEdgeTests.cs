@@ -7,35 +7,8 @@ using StackExchange.Redis;
 namespace Timepoint.Gateway.Tests;
 
 /// <summary>API keys at the edge against a stand-in identity: lookups avoided, verdicts cached, revocations heard.</summary>
-public sealed class ApiKeyEdgeTests : IAsyncLifetime
+public sealed class ApiKeyEdgeTests : EdgeHarness
 {
-    private readonly StandInIdentity identity = new();
-    private readonly EchoBackend backend = new();
-    private readonly ServiceFactory<Program> gateway = new();
-    private HttpClient client = null!;
-
-    public async Task InitializeAsync()
-    {
-        await identity.StartAsync();
-        await backend.StartAsync();
-        await gateway.UseRedisAsync();
-        gateway.Settings["Gateway:Destinations:identity"] = identity.Address.ToString();
-        gateway.Settings["Gateway:Destinations:credits"] = backend.Address.ToString();
-        gateway.Settings["Downstream:identity:ServiceKey"] = "identity-service-key-0123456789abcdef";
-        gateway.Settings["Downstream:identity:BaseAddress"] = identity.Address.ToString();
-        gateway.Settings["Downstream:credits:ServiceKey"] = "credits-service-key-0123456789abcdefg";
-        gateway.Settings["Downstream:credits:BaseAddress"] = backend.Address.ToString();
-        client = gateway.CreateClient();
-    }
-
-    public async Task DisposeAsync()
-    {
-        client.Dispose();
-        await gateway.DisposeAsync();
-        await identity.DisposeAsync();
-        await backend.DisposeAsync();
-    }
-
     [Fact]
     public async Task Malformed_keys_are_refused_without_asking_identity()
     {

@@ -6,37 +6,12 @@ using System.Text.Json;
 namespace Timepoint.Gateway.Tests;
 
 /// <summary>Timeouts, CORS and trace propagation at the edge, against a stand-in backend.</summary>
-public sealed class EdgeBehaviourTests : IAsyncLifetime
+public sealed class EdgeBehaviourTests : EdgeHarness
 {
-    private readonly StandInIdentity identity = new();
-    private readonly EchoBackend backend = new();
-    private readonly ServiceFactory<Program> gateway = new();
-    private HttpClient client = null!;
-
-    public async Task InitializeAsync()
+    protected override void Configure(Dictionary<string, string?> settings)
     {
-        await identity.StartAsync();
-        await backend.StartAsync();
-        await gateway.UseRedisAsync();
-        gateway.Settings["Gateway:Destinations:identity"] = identity.Address.ToString();
-        foreach (var cluster in new[] { "credits", "flash", "clockchain", "pro" })
-        {
-            gateway.Settings[$"Gateway:Destinations:{cluster}"] = backend.Address.ToString();
-        }
-
-        gateway.Settings["Gateway:RouteTimeouts:credits-costs"] = "00:00:01";
-        gateway.Settings["Gateway:CorsOrigins:0"] = "https://*.timepointai.com";
-        gateway.Settings["Downstream:identity:ServiceKey"] = "identity-service-key-0123456789abcdef";
-        gateway.Settings["Downstream:credits:ServiceKey"] = "credits-service-key-0123456789abcdefg";
-        client = gateway.CreateClient();
-    }
-
-    public async Task DisposeAsync()
-    {
-        client.Dispose();
-        await gateway.DisposeAsync();
-        await identity.DisposeAsync();
-        await backend.DisposeAsync();
+        settings["Gateway:RouteTimeouts:credits-costs"] = "00:00:01";
+        settings["Gateway:CorsOrigins:0"] = "https://*.timepointai.com";
     }
 
     [Fact]

@@ -10,38 +10,11 @@ using Microsoft.IdentityModel.Tokens;
 namespace Timepoint.Gateway.Tests;
 
 /// <summary>The edge against stand-in identity and backend servers, with real Redis: what gets in, and what the backend sees.</summary>
-public sealed class JwtEdgeTests : IAsyncLifetime
+public sealed class JwtEdgeTests : EdgeHarness
 {
-    private readonly StandInIdentity identity = new();
-    private readonly EchoBackend backend = new();
-    private readonly ServiceFactory<Program> gateway = new();
-    private HttpClient client = null!;
-
-    public async Task InitializeAsync()
+    protected override void Configure(Dictionary<string, string?> settings)
     {
-        await identity.StartAsync();
-        await backend.StartAsync();
-        await gateway.UseRedisAsync();
-        gateway.Settings["Gateway:Destinations:identity"] = identity.Address.ToString();
-        foreach (var cluster in new[] { "credits", "flash", "clockchain", "pro" })
-        {
-            gateway.Settings[$"Gateway:Destinations:{cluster}"] = backend.Address.ToString();
-        }
-
-        gateway.Settings["Gateway:JwksMinimumRefreshInterval"] = "00:00:01";
-        gateway.Settings["Downstream:identity:ServiceKey"] = "identity-service-key-0123456789abcdef";
-        gateway.Settings["Downstream:identity:BaseAddress"] = identity.Address.ToString();
-        gateway.Settings["Downstream:credits:ServiceKey"] = "credits-service-key-0123456789abcdefg";
-        gateway.Settings["Downstream:credits:BaseAddress"] = backend.Address.ToString();
-        client = gateway.CreateClient();
-    }
-
-    public async Task DisposeAsync()
-    {
-        client.Dispose();
-        await gateway.DisposeAsync();
-        await identity.DisposeAsync();
-        await backend.DisposeAsync();
+        settings["Gateway:JwksMinimumRefreshInterval"] = "00:00:01";
     }
 
     [Fact]

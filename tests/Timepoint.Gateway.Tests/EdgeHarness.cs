@@ -1,0 +1,45 @@
+namespace Timepoint.Gateway.Tests;
+
+/// <summary>
+/// The gateway in memory on real Redis, with a stand-in identity (discovery, JWKS, key verification) and an echo backend
+/// behind every cluster: the edge's view of the world without the rest of the platform.
+/// </summary>
+public abstract class EdgeHarness : IAsyncLifetime
+{
+    protected readonly StandInIdentity identity = new();
+    protected readonly EchoBackend backend = new();
+    protected readonly ServiceFactory<Program> gateway = new();
+    protected HttpClient client = null!;
+
+    /// <summary>Settings of a test class on top of the harness's own.</summary>
+    protected virtual void Configure(Dictionary<string, string?> settings)
+    {
+    }
+
+    public async Task InitializeAsync()
+    {
+        await identity.StartAsync();
+        await backend.StartAsync();
+        await gateway.UseRedisAsync();
+        gateway.Settings["Gateway:Destinations:identity"] = identity.Address.ToString();
+        foreach (var cluster in new[] { "credits", "flash", "clockchain", "pro" })
+        {
+            gateway.Settings[$"Gateway:Destinations:{cluster}"] = backend.Address.ToString();
+        }
+
+        gateway.Settings["Downstream:identity:ServiceKey"] = "identity-service-key-0123456789abcdef";
+        gateway.Settings["Downstream:identity:BaseAddress"] = identity.Address.ToString();
+        gateway.Settings["Downstream:credits:ServiceKey"] = "credits-service-key-0123456789abcdefg";
+        gateway.Settings["Downstream:credits:BaseAddress"] = backend.Address.ToString();
+        Configure(gateway.Settings);
+        client = gateway.CreateClient();
+    }
+
+    public async Task DisposeAsync()
+    {
+        client.Dispose();
+        await gateway.DisposeAsync();
+        await identity.DisposeAsync();
+        await backend.DisposeAsync();
+    }
+}
