@@ -36,6 +36,14 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
         }
         else
         {
+            // Credentials sent to a route that does not use them go no further: an API key never reaches a backend,
+            // and Authorization only reaches identity (client authentication on /connect/token).
+            context.Request.Headers.Remove(Credentials.ApiKeyHeader);
+            if (route.Cluster != EdgeRoutes.Identity)
+            {
+                context.Request.Headers.Remove("Authorization");
+            }
+
             metrics.Request(route.Id, "none");
         }
 

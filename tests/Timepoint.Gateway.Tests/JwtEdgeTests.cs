@@ -61,13 +61,18 @@ public sealed class JwtEdgeTests : EdgeHarness
     }
 
     [Fact]
-    public async Task Clockchain_reads_are_rewritten_and_carry_no_identity()
+    public async Task Clockchain_reads_are_rewritten_and_carry_no_identity_nor_credentials()
     {
-        using var response = await client.GetAsync("/api/v1/clockchain/stats");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/clockchain/stats");
+        request.Headers.Add("X-API-Key", ApiKeyFormat.Generate());
+        request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + identity.Token(Guid.NewGuid()));
+        using var response = await client.SendAsync(request);
 
         var echo = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("/api/v1/stats", echo.GetProperty("path").GetString());
         Assert.False(echo.GetProperty("headers").TryGetProperty("x-user-id", out _));
+        Assert.False(echo.GetProperty("headers").TryGetProperty("x-api-key", out _));
+        Assert.False(echo.GetProperty("headers").TryGetProperty("authorization", out _));
     }
 
     public static TheoryData<string, string> Forgeries => new()
