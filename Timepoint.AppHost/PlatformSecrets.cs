@@ -29,22 +29,6 @@ public static class PlatformSecrets
             .WithEnvironment("Security__ServiceKey", keys.ServiceKey)
             .WithEnvironment("Security__AdminKey", keys.AdminKey);
 
-    /// <summary>
-    /// Lets trusted callers ask the Flash stub to fail (X-Flash-Fail) when the AppHost is started with
-    /// <c>Flash:FailureInjection=true</c>, as the end-to-end tests do; off for an ordinary run.
-    /// </summary>
-    public static IResourceBuilder<T> WithFailureInjection<T>(this IResourceBuilder<T> resource, Microsoft.Extensions.Configuration.IConfiguration configuration)
-        where T : IResourceWithEnvironment =>
-        string.Equals(configuration["Flash:FailureInjection"], "true", StringComparison.OrdinalIgnoreCase)
-            ? resource.WithEnvironment("Flash__FailureInjection__AllowRequestSwitch", "true")
-                .WithEnvironment("Flash__FailureInjection__DelaySeconds", "45")
-            : resource;
-
-    /// <summary>Passes an AppHost setting (e.g. <c>Gateway:UpstreamTimeout</c>) to the resource when it is set.</summary>
-    public static IResourceBuilder<T> WithSettingFrom<T>(this IResourceBuilder<T> resource, Microsoft.Extensions.Configuration.IConfiguration configuration,
-        string key) where T : IResourceWithEnvironment =>
-        configuration[key] is { Length: > 0 } value ? resource.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value) : resource;
-
     /// <summary>The service key this resource presents when it calls <paramref name="target"/>.</summary>
     public static IResourceBuilder<T> WithServiceKeyFor<T>(this IResourceBuilder<T> resource, string target, ServiceKeys keys)
         where T : IResourceWithEnvironment =>

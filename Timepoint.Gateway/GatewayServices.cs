@@ -16,8 +16,7 @@ public static class GatewayServices
     public static WebApplicationBuilder AddGatewayServices(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<GatewayTrustOptions>().BindConfiguration(GatewayTrustOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton(TimeProvider.System);
+        builder.AddGatewayTrustSecret();
         builder.Services.AddSingleton<GatewayMetrics>();
 
         // Limits fail open when Redis is down, so Redis makes the edge degraded, never unready:

@@ -76,6 +76,9 @@ public static class GatewayClaims
     public const string ApiKeyId = "api_key_id";
     public const string Metered = "metered";
 
+    /// <summary>The audience of every platform access token: identity issues it, the edge requires it.</summary>
+    public const string TokenAudience = "timepoint-api";
+
     /// <summary>The caller's user id, when the gateway vouched for one.</summary>
     public static Guid? GetUserId(this ClaimsPrincipal user) =>
         Guid.TryParse(user.FindFirstValue(UserId), out var id) ? id : null;
@@ -91,14 +94,21 @@ public static class GatewayTrustExtensions
     /// </summary>
     public static TBuilder AddGatewayTrust<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
+        builder.AddGatewayTrustSecret();
+        builder.Services.AddAuthentication(GatewayClaims.Scheme)
+            .AddScheme<AuthenticationSchemeOptions, GatewayAuthenticationHandler>(GatewayClaims.Scheme, null);
+        builder.Services.AddAuthorization();
+        return builder;
+    }
+
+    /// <summary>The shared secret alone (validated at start): what the gateway needs to sign, and backends to verify.</summary>
+    public static TBuilder AddGatewayTrustSecret<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
         builder.Services.AddOptions<GatewayTrustOptions>()
             .BindConfiguration(GatewayTrustOptions.Section)
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.AddAuthentication(GatewayClaims.Scheme)
-            .AddScheme<AuthenticationSchemeOptions, GatewayAuthenticationHandler>(GatewayClaims.Scheme, null);
-        builder.Services.AddAuthorization();
         return builder;
     }
 

@@ -32,10 +32,6 @@ public static class HealthEndpoints
         _ => "unhealthy",
     };
 
-    /// <summary>True when every check tagged <paramref name="tag"/> is healthy.</summary>
-    public static bool IsHealthy(this HealthReport report, string tag) =>
-        report.Entries.Values.Where(e => e.Tags.Contains(tag)).All(e => e.Status == HealthStatus.Healthy);
-
     /// <summary>
     /// Adds problem+json error handling, then maps <c>/health</c> (readiness: every check) and <c>/alive</c> (liveness: only checks tagged live),
     /// in every environment, unauthenticated, cached briefly and bounded by a request timeout.

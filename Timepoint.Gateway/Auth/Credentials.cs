@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Primitives;
-
 namespace Timepoint.Gateway.Auth;
 
 public enum CredentialKind
@@ -56,7 +54,6 @@ public static class Credentials
     public static void Remove(HttpRequest request)
     {
         request.Headers.Remove(ApiKeyHeader);
-        request.Headers.Authorization = StringValues.Empty;
         request.Headers.Remove("Authorization");
     }
 }

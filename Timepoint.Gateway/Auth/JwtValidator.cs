@@ -25,7 +25,7 @@ public readonly record struct JwtOutcome(JwtVerdict Verdict, Caller? Caller = nu
 /// </summary>
 public sealed class JwtValidator(IdentityKeys keys, IOptions<GatewayOptions> options)
 {
-    public const string Audience = "timepoint-api";
+    public const string Audience = GatewayClaims.TokenAudience;
     private static readonly string[] Algorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.EcdsaSha256];
 
     private readonly JsonWebTokenHandler handler = new() { MapInboundClaims = false };

@@ -11,7 +11,7 @@ public sealed class TokenOptions
     [Required]
     public Uri Issuer { get; set; } = new("http://localhost:5080/");
 
-    public const string Audience = "timepoint-api";
+    public const string Audience = GatewayClaims.TokenAudience;
 
     public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
 

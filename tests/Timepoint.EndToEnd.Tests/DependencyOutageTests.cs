@@ -2,7 +2,10 @@ using System.Net.Http.Json;
 
 namespace Timepoint.EndToEnd.Tests;
 
-/// <summary>Stops PostgreSQL and Redis under a running platform; an instance of its own, since it breaks things.</summary>
+/// <summary>
+/// A platform of its own (it breaks things) with two gateway replicas: PostgreSQL and Redis outages, a rate limit and
+/// API key revocations shared by the replicas.
+/// </summary>
 public sealed class DependencyOutageTests(DependencyOutageTests.OutageFixture platform) : IClassFixture<DependencyOutageTests.OutageFixture>
 {
     /// <summary>Two gateway replicas behind one address, as in a scaled-out deployment.</summary>
