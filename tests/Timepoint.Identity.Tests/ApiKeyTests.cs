@@ -464,7 +464,7 @@ public sealed class ApiKeyTests(IdentityFactory factory) : IClassFixture<Identit
         var (deleted, _) = await SendAsync(client, HttpMethod.Delete, "/api/v1/auth/me", user);
 
         Assert.Equal(HttpStatusCode.NoContent, deleted);
-        var published = new[] { await NextMessageAsync(messages, first.GetProperty("id").GetGuid()), await NextMessageAsync(messages, second.GetProperty("id").GetGuid()) };
+        var published = await MessagesAboutAsync(messages, first.GetProperty("id").GetGuid(), second.GetProperty("id").GetGuid());
         Assert.Equal(new[] { first, second }.Select(k => ApiKeyFormat.Hash(k.GetProperty("key").GetString()!)),
             published.Select(m => m.GetProperty("key_hash").GetString()));
         Assert.All(published, m => Assert.Equal(JsonValueKind.Null, m.GetProperty("valid_until").ValueKind));
@@ -533,17 +533,28 @@ public sealed class ApiKeyTests(IdentityFactory factory) : IClassFixture<Identit
     private static string[] Strings(JsonElement array) => [.. array.EnumerateArray().Select(e => e.GetString()!)];
 
     /// <summary>The next message on the channel about this key; other tests publish on the same channel.</summary>
-    private static async Task<JsonElement> NextMessageAsync(ChannelMessageQueue messages, Guid keyId)
+    private static async Task<JsonElement> NextMessageAsync(ChannelMessageQueue messages, Guid keyId) =>
+        (await MessagesAboutAsync(messages, keyId))[0];
+
+    /// <summary>
+    /// The next message about each of these keys, in the order of the keys asked for: they may be published in any
+    /// order, and other tests publish on the same channel.
+    /// </summary>
+    private static async Task<JsonElement[]> MessagesAboutAsync(ChannelMessageQueue messages, params Guid[] keyIds)
     {
+        var found = new Dictionary<Guid, JsonElement>();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        while (true)
+        while (found.Count < keyIds.Length)
         {
             var message = JsonDocument.Parse((string)(await messages.ReadAsync(timeout.Token)).Message!).RootElement;
-            if (message.GetProperty("key_id").GetGuid() == keyId)
+            var keyId = message.GetProperty("key_id").GetGuid();
+            if (keyIds.Contains(keyId))
             {
-                return message;
+                found.TryAdd(keyId, message);
             }
         }
+
+        return [.. keyIds.Select(id => found[id])];
     }
 
     private static async Task<T> EventuallyAsync<T>(Func<Task<T?>> read)
