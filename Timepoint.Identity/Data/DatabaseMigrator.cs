@@ -1,12 +1,13 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
+using Timepoint.ServiceDefaults;
 
 namespace Timepoint.Identity.Data;
 
 /// <summary>
-/// Applies EF Core migrations at start, under a PostgreSQL advisory lock so that replicas starting together take turns,
-/// then runs the start-up seeding. Until it has finished, /health says unhealthy.
+/// Applies EF Core migrations at start, then runs the start-up seeding; replicas starting together take turns
+/// (<see cref="SchemaStartup"/>). Until it has finished, /health says unhealthy.
 /// </summary>
 public sealed class DatabaseMigrator(IServiceProvider services, ILogger<DatabaseMigrator> logger) : IHostedService, IHealthCheck
 {
@@ -17,28 +18,15 @@ public sealed class DatabaseMigrator(IServiceProvider services, ILogger<Database
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<IdentityDbContext>();
-        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        try
+        await using var dataSource = NpgsqlDataSource.Create(db.Database.GetConnectionString()!);
+        await dataSource.RunExclusivelyAsync(LockId, async ct =>
         {
-            await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({LockId})", connection))
-            {
-                await take.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            await db.Database.MigrateAsync(cancellationToken);
+            await db.Database.MigrateAsync(ct);
             foreach (var seeder in scope.ServiceProvider.GetServices<IStartupSeeder>())
             {
-                await seeder.SeedAsync(cancellationToken);
+                await seeder.SeedAsync(ct);
             }
-
-            await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({LockId})", connection);
-            await release.ExecuteNonQueryAsync(cancellationToken);
-        }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
-        }
+        }, logger, cancellationToken);
 
         done = true;
         logger.LogInformation("identitydb is migrated and seeded");
