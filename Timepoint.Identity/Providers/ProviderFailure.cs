@@ -25,7 +25,19 @@ public sealed class ProviderFailure(ProviderFailureKind kind, string detail) : E
     public static ProviderFailure Unavailable(string provider) =>
         new(ProviderFailureKind.Unavailable, $"{provider} did not answer in time or answered with an error; try again later.");
 
-    public ProblemHttpResult ToProblem() => Kind switch
+    /// <summary>The problem for this failure; a 401 also gets its <c>WWW-Authenticate: Bearer</c> (SPEC.md section 3).</summary>
+    public ProblemHttpResult ToProblem(HttpContext http)
+    {
+        var problem = ToProblem();
+        if (problem.StatusCode == StatusCodes.Status401Unauthorized)
+        {
+            http.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        return problem;
+    }
+
+    private ProblemHttpResult ToProblem() => Kind switch
     {
         ProviderFailureKind.NotConfigured => Problems.Create(StatusCodes.Status503ServiceUnavailable, ProviderErrorCodes.NotConfigured,
             "Provider not configured", Message),

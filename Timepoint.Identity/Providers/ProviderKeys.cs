@@ -32,7 +32,16 @@ public sealed class ProviderKeys(ProviderHttp http, IOptions<ProvidersOptions> o
             throw ProviderFailure.Invalid("The ID token is not a JWT.");
         }
 
-        var header = new JsonWebToken(token);
+        JsonWebToken header;
+        try
+        {
+            header = new JsonWebToken(token);
+        }
+        catch (Exception ex) when (ex is ArgumentException or SecurityTokenMalformedException)
+        {
+            throw ProviderFailure.Invalid("The ID token is not a JWT.");
+        }
+
         if (!Algorithms.Contains(header.Alg, StringComparer.Ordinal))
         {
             throw ProviderFailure.Invalid($"ID tokens signed with '{header.Alg}' are not accepted.");

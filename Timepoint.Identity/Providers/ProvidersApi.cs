@@ -88,7 +88,7 @@ public static class ProvidersApi
         }
         catch (ProviderFailure failure)
         {
-            return failure.ToProblem();
+            return failure.ToProblem(http);
         }
     }
 
@@ -109,7 +109,7 @@ public static class ProvidersApi
         }
         catch (ProviderFailure failure)
         {
-            return failure.ToProblem();
+            return failure.ToProblem(http);
         }
 
         if (redirect_uri is null == return_to is null)
@@ -150,7 +150,7 @@ public static class ProvidersApi
 
         if (!string.IsNullOrEmpty((string?)request["error"]))
         {
-            return Problems.Unauthorized(ProviderErrorCodes.Rejected, $"{signIn.Provider} did not sign the user in.");
+            return new ProviderFailure(ProviderFailureKind.Rejected, $"{signIn.Provider} did not sign the user in.").ToProblem(http);
         }
 
         try
@@ -176,7 +176,7 @@ public static class ProvidersApi
         }
         catch (ProviderFailure failure)
         {
-            return failure.ToProblem();
+            return failure.ToProblem(http);
         }
     }
 
@@ -209,7 +209,7 @@ public static class ProvidersApi
         var available = ProviderNames.All.Where(p => options.Value.For(p) is { } s && s.ClientIds.Length > 0 && s.HasSecret).ToList();
         if (available.Count == 0)
         {
-            return ProviderFailure.NotConfigured("any provider").ToProblem();
+            return ProviderFailure.NotConfigured("any provider").ToProblem(http);
         }
 
         // Come back to this same authorization request (minus prompt=login, now satisfied) once signed in.
