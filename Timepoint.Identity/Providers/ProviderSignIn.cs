@@ -141,7 +141,7 @@ public sealed class ProviderSignIn(ProviderHttp http, ProviderKeys keys, IOption
             {
                 email = emails.EnumerateArray()
                     .Where(e => e.ValueKind == JsonValueKind.Object && IsTrue(e, "primary") && IsTrue(e, "verified"))
-                    .Select(e => String(e, "email"))
+                    .Select(e => Email(String(e, "email")))
                     .FirstOrDefault(e => e is not null);
             }
         }
@@ -152,7 +152,12 @@ public sealed class ProviderSignIn(ProviderHttp http, ProviderKeys keys, IOption
 
     private static ExternalIdentity FromClaims(string provider, ClaimsIdentity identity)
     {
-        var email = identity.FindFirst("email")?.Value;
+        if (identity.FindFirst("sub")!.Value.Length > MaxSubject)
+        {
+            throw ProviderFailure.Invalid("The ID token's subject is too long.");
+        }
+
+        var email = Email(identity.FindFirst("email")?.Value);
         // Apple sends email_verified as the string "true"; Google as a JSON boolean.
         var verified = string.Equals(identity.FindFirst("email_verified")?.Value, "true", StringComparison.OrdinalIgnoreCase);
         return new ExternalIdentity(provider, identity.FindFirst("sub")!.Value, email, verified && email is not null,
@@ -169,7 +174,12 @@ public sealed class ProviderSignIn(ProviderHttp http, ProviderKeys keys, IOption
 
         using var ecdsa = ECDsa.Create();
         ecdsa.ImportFromPem(settings.PrivateKey);
-        var key = new ECDsaSecurityKey(ECDsa.Create(ecdsa.ExportParameters(true))) { KeyId = settings.KeyId };
+        // Not cached: the key object is disposed right after signing.
+        var key = new ECDsaSecurityKey(ecdsa)
+        {
+            KeyId = settings.KeyId,
+            CryptoProviderFactory = new CryptoProviderFactory { CacheSignatureProviders = false },
+        };
         var now = clock.GetUtcNow().UtcDateTime;
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
@@ -182,6 +192,11 @@ public sealed class ProviderSignIn(ProviderHttp http, ProviderKeys keys, IOption
             SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.EcdsaSha256),
         });
     }
+
+    /// <summary>The longest subject and email the account tables hold; a provider never sends longer ones.</summary>
+    private const int MaxSubject = 255;
+
+    private static string? Email(string? email) => email is { Length: <= 320 } && email.Contains('@') ? email : null;
 
     private static string? AvatarUrl(string? url) =>
         url is { Length: <= 2048 } && Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps ? url : null;

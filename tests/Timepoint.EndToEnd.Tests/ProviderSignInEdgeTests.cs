@@ -43,6 +43,8 @@ public sealed class GoogleSignInPlatform : PlatformFixture, IDisposable
 
     protected override string[] Settings =>
     [
+        // Later settings win: a first sign-in on a busy 2-core machine (cold identity) may take longer than the usual 5 s.
+        "Gateway:UpstreamTimeout=00:00:30",
         $"Parameters:google-client-id={ClientId}",
         $"Identity:Providers:Google:Issuer={Issuer}",
         $"Identity:Providers:Google:JwksUri={Issuer}/jwks",

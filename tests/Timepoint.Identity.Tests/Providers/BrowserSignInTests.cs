@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -64,6 +65,51 @@ public sealed class BrowserSignInTests(ProvidersFixture fixture) : IClassFixture
         Assert.Equal("http://localhost/api/v1/auth/google/callback", query["redirect_uri"]);
         Assert.Contains(response.Headers.GetValues("Set-Cookie"), c => c.Contains("httponly", StringComparison.OrdinalIgnoreCase) &&
             c.Contains("samesite=lax", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task Apple_gets_an_es256_client_secret_jwt_signed_with_the_team_key()
+    {
+        using var teamKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        string? secret = null;
+        fixture.Apple.ClientSecretCheck = presented =>
+        {
+            secret = presented;
+            return true;
+        };
+        try
+        {
+            using var identity = fixture.Identity.WithWebHostBuilder(builder =>
+            {
+                builder.UseSetting("Identity:Providers:Apple:ClientSecret", "");
+                builder.UseSetting("Identity:Providers:Apple:TeamId", "TEAM123456");
+                builder.UseSetting("Identity:Providers:Apple:KeyId", "KEY7654321");
+                builder.UseSetting("Identity:Providers:Apple:PrivateKey", teamKey.ExportPkcs8PrivateKeyPem());
+            });
+            using var browser = identity.CreateClient(new() { AllowAutoRedirect = false });
+            fixture.Apple.NextUser = StandInUser.New();
+            var callback = await LeaveForProviderAsync(browser, "apple",
+                $"/api/v1/auth/apple/authorize?redirect_uri={Uri.EscapeDataString(IdentityFactory.WebRedirectUri)}");
+
+            using var response = await browser.GetAsync(callback);
+
+            Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        }
+        finally
+        {
+            fixture.Apple.ClientSecretCheck = null;
+        }
+
+        var result = await new JsonWebTokenHandler().ValidateTokenAsync(secret, new TokenValidationParameters
+        {
+            ValidIssuer = "TEAM123456",
+            ValidAudience = fixture.Apple.Issuer,
+            IssuerSigningKey = new ECDsaSecurityKey(teamKey),
+            ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
+        });
+        Assert.True(result.IsValid, result.Exception?.Message);
+        Assert.Equal(fixture.Apple.ClientId, result.ClaimsIdentity.FindFirst("sub")?.Value);
+        Assert.Equal("KEY7654321", new JsonWebToken(secret).Kid);
     }
 
     [Fact]

@@ -66,6 +66,9 @@ public sealed class StandInProvider : IAsyncDisposable
     /// <summary>Every endpoint waits this long first.</summary>
     public TimeSpan Delay { get; set; }
 
+    /// <summary>Checks the client secret instead of comparing it with <see cref="ClientSecret"/> (Apple's is a JWT).</summary>
+    public Func<string, bool>? ClientSecretCheck { get; set; }
+
     /// <summary>How often the JWKS was fetched.</summary>
     public int JwksRequests;
 
@@ -214,7 +217,8 @@ public sealed class StandInProvider : IAsyncDisposable
         app.MapPost("/token", async (HttpRequest request) =>
         {
             var form = await request.ReadFormAsync();
-            if (form["client_id"] != ClientId || form["client_secret"] != ClientSecret)
+            var secret = form["client_secret"].ToString();
+            if (form["client_id"] != ClientId || !(ClientSecretCheck?.Invoke(secret) ?? secret == ClientSecret))
             {
                 return Error("invalid_client");
             }
