@@ -31,7 +31,8 @@ public sealed class ProvidersFixture : IAsyncLifetime
             Identity.Settings[key] = value;
         }
 
-        Identity.Settings["Identity:Providers:Timeout"] = "00:00:02";
+        // Short enough for the slow-provider test, long enough for a loaded 2-core machine.
+        Identity.Settings["Identity:Providers:Timeout"] = "00:00:05";
         Identity.Settings["Identity:Providers:JwksMinRefreshInterval"] = "00:00:00";
     }
 

@@ -69,6 +69,9 @@ public sealed class StandInProvider : IAsyncDisposable
     /// <summary>Checks the client secret instead of comparing it with <see cref="ClientSecret"/> (Apple's is a JWT).</summary>
     public Func<string, bool>? ClientSecretCheck { get; set; }
 
+    /// <summary>Characters of filler added to the GitHub user answer (an oversized response).</summary>
+    public int Padding { get; set; }
+
     /// <summary>How often the JWKS was fetched.</summary>
     public int JwksRequests;
 
@@ -248,7 +251,7 @@ public sealed class StandInProvider : IAsyncDisposable
 
         app.MapGet("/user", (HttpRequest request) => User(request) is { } user
             ? Results.Json(new { id = long.Parse(user.Subject, System.Globalization.CultureInfo.InvariantCulture), login = "octo" + user.Subject[..4],
-                name = user.Name, avatar_url = "https://avatars.example.test/u/1", email = user.Email })
+                name = user.Name, avatar_url = "https://avatars.example.test/u/1", email = user.Email, padding = new string('x', Padding) })
             : Results.Unauthorized());
 
         app.MapGet("/user/emails", (HttpRequest request) => User(request) is { } user
