@@ -49,11 +49,17 @@ public static class ProvidersApi
             options.Cookie.Path = "/connect";
             options.Cookie.HttpOnly = true;
             options.Cookie.SameSite = SameSiteMode.Lax;
-            options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             options.SlidingExpiration = false;
         });
-        builder.Services.AddOptions<CookieAuthenticationOptions>(SessionScheme).Configure<IOptions<ProvidersOptions>>((cookie, providers) =>
-            cookie.ExpireTimeSpan = providers.Value.SessionLifetime);
+        // TLS ends at the edge, so the request here is always http: the edge's public scheme decides whether cookies are Secure.
+        builder.Services.AddOptions<CookieAuthenticationOptions>(SessionScheme)
+            .Configure<IOptions<ProvidersOptions>, IOptions<TokenOptions>>((cookie, providers, tokens) =>
+            {
+                cookie.ExpireTimeSpan = providers.Value.SessionLifetime;
+                cookie.Cookie.SecurePolicy = tokens.Value.Issuer.Scheme == Uri.UriSchemeHttps
+                    ? CookieSecurePolicy.Always
+                    : CookieSecurePolicy.SameAsRequest;
+            });
         return builder;
     }
 
