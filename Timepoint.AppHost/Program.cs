@@ -50,6 +50,7 @@ var identity = builder.AddProject<Projects.Timepoint_Identity>("identity")
     .WithOwnKeys(identityKeys)
     // Tokens name the edge as their issuer: it is where clients find the discovery document.
     .WithEnvironment("Identity__Tokens__Issuer", ReferenceExpression.Create($"{gateway.GetEndpoint("http")}/"))
+    .WithSignInProviders(builder)
     .WithHttpHealthCheck("/health");
 
 gateway

@@ -11,6 +11,7 @@ using Timepoint.Identity.ApiKeys;
 using Timepoint.Identity.Auth;
 using Timepoint.Identity.Data;
 using Timepoint.Identity.Downstream;
+using Timepoint.Identity.Providers;
 using Timepoint.Identity.Tokens;
 using Timepoint.Identity.Users;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -51,6 +52,7 @@ public static class IdentityServices
         builder.AddApiKeys();
 
         builder.AddOpenIddictServer();
+        builder.AddProviders();
         builder.AddDemoRateLimit();
 
         // Only the edge reaches identity; it replaces any client X-Forwarded-For with the address it saw.
@@ -73,7 +75,7 @@ public static class IdentityServices
             .AddServer(options =>
             {
                 options.SetIssuer(tokens.Issuer)
-                    .SetTokenEndpointUris(["connect/token", .. AuthRoutes.Grants.Keys.Select(p => p.TrimStart('/'))])
+                    .SetTokenEndpointUris(["connect/token", .. AuthRoutes.TokenEndpointPaths])
                     .SetAuthorizationEndpointUris("connect/authorize")
                     .SetRevocationEndpointUris("connect/revoke")
                     .SetJsonWebKeySetEndpointUris(".well-known/jwks");

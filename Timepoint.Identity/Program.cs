@@ -1,6 +1,7 @@
 using Timepoint.Identity;
 using Timepoint.Identity.ApiKeys;
 using Timepoint.Identity.Auth;
+using Timepoint.Identity.Providers;
 using Timepoint.Identity.Tokens;
 using Timepoint.Identity.Users;
 
@@ -20,6 +21,7 @@ app.UseGatewayTrust();
 app.UseRateLimiter();
 
 app.MapAuthApi();
+app.MapProvidersApi();
 app.MapUsersApi();
 app.MapKeysApi();
 app.MapApiKeysApi();

@@ -136,7 +136,7 @@ public static class AuthApi
         return TypedResults.NoContent();
     }
 
-    private static SignInHttpResult SignIn(ClaimsPrincipal principal) =>
+    internal static SignInHttpResult SignIn(ClaimsPrincipal principal) =>
         TypedResults.SignIn(principal, authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
 
     /// <summary>A refusal in the caller's language: problem+json on the JSON routes, an OAuth error on /connect/token.</summary>

@@ -18,6 +18,10 @@ public static class AuthRoutes
     public const string DemoGrant = "urn:timepoint:grant-type:demo";
     public const string DevGrant = "urn:timepoint:grant-type:dev";
     public const string ServiceGrant = "urn:timepoint:grant-type:service";
+    public const string AppleGrant = "urn:timepoint:grant-type:apple";
+    public const string GoogleGrant = "urn:timepoint:grant-type:google";
+    public const string GitHubGrant = "urn:timepoint:grant-type:github";
+    public const string BrowserGrant = "urn:timepoint:grant-type:browser";
 
     /// <summary>Route -> grant type. Provider sign-ins join this table.</summary>
     public static readonly IReadOnlyDictionary<string, string> Grants = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
@@ -26,9 +30,29 @@ public static class AuthRoutes
         ["/api/v1/auth/demo"] = DemoGrant,
         ["/api/v1/auth/dev/token"] = DevGrant,
         ["/api/v1/auth/service-token"] = ServiceGrant,
+        ["/api/v1/auth/apple"] = AppleGrant,
+        ["/api/v1/auth/google"] = GoogleGrant,
+        ["/api/v1/auth/github"] = GitHubGrant,
     };
 
-    public static readonly string[] CustomGrants = [DemoGrant, DevGrant, ServiceGrant];
+    /// <summary>
+    /// The browser flow's callbacks (GET from the provider's redirect) are token requests too: the query's code and state
+    /// become a <see cref="BrowserGrant"/> request, so the TokenPair handed to the client is minted like every other.
+    /// </summary>
+    public static readonly string[] Callbacks =
+        ["/api/v1/auth/apple/callback", "/api/v1/auth/google/callback", "/api/v1/auth/github/callback"];
+
+    /// <summary>What the provider's redirect may carry into the callback's token request; anything else (scope, authuser...) is dropped.</summary>
+    private static readonly string[] CallbackParameters = ["code", "state", "error", "error_description"];
+
+    public static readonly string[] CustomGrants = [DemoGrant, DevGrant, ServiceGrant, AppleGrant, GoogleGrant, GitHubGrant, BrowserGrant];
+
+    public static IEnumerable<string> TokenEndpointPaths => Grants.Keys.Concat(Callbacks).Select(p => p.TrimStart('/'));
+
+    private static readonly object HandoffKey = new();
+
+    /// <summary>Makes a successful token response on this request a redirect to the client, the TokenPair in the fragment.</summary>
+    public static void HandOffTo(HttpContext context, string redirectUri) => context.Items[HandoffKey] = redirectUri;
 
     private const int MaxBody = 16 * 1024;
     private static readonly object JsonRouteKey = new();
@@ -47,6 +71,25 @@ public static class AuthRoutes
         app.Use(async (context, next) =>
         {
             var request = context.Request;
+            if (HttpMethods.IsGet(request.Method) && Callbacks.Contains(request.Path.Value ?? "", StringComparer.OrdinalIgnoreCase))
+            {
+                context.Items[JsonRouteKey] = true;
+                var query = new QueryBuilder { { "grant_type", BrowserGrant } };
+                foreach (var name in CallbackParameters)
+                {
+                    if (request.Query[name] is { Count: 1 } value && value[0] is { Length: <= 4096 } text)
+                    {
+                        query.Add(name, text);
+                    }
+                }
+
+                SetForm(request, query);
+                request.Method = HttpMethods.Post;
+                request.QueryString = QueryString.Empty;
+                await next(context);
+                return;
+            }
+
             if (!HttpMethods.IsPost(request.Method) || !Grants.TryGetValue(request.Path.Value ?? "", out var grant))
             {
                 await next(context);
@@ -67,13 +110,18 @@ public static class AuthRoutes
                 form.Add(name, value);
             }
 
-            var body = Encoding.UTF8.GetBytes(form.ToQueryString().Value![1..]);
-            request.Body = new MemoryStream(body);
-            request.ContentLength = body.Length;
-            request.ContentType = "application/x-www-form-urlencoded";
+            SetForm(request, form);
             await next(context);
         });
         return app;
+    }
+
+    private static void SetForm(HttpRequest request, QueryBuilder form)
+    {
+        var body = Encoding.UTF8.GetBytes(form.ToQueryString().Value![1..]);
+        request.Body = new MemoryStream(body);
+        request.ContentLength = body.Length;
+        request.ContentType = "application/x-www-form-urlencoded";
     }
 
     private static async Task<(List<KeyValuePair<string, string>>?, Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult?)> ReadJsonAsync(
@@ -167,7 +215,21 @@ public static class AuthRoutes
             var response = context.Response;
             http.Response.Headers.CacheControl = "no-store";
             http.Response.Headers.Pragma = "no-cache";
-            if (string.IsNullOrEmpty(response.Error))
+            if (string.IsNullOrEmpty(response.Error) && http.Items[HandoffKey] is string redirectUri)
+            {
+                // The browser flow's end: the client's registered redirect URI gets the TokenPair in the fragment,
+                // which browsers never send to a server or put in a Referer.
+                var fragment = new QueryBuilder
+                {
+                    { "access_token", response.AccessToken! },
+                    { "refresh_token", response.RefreshToken! },
+                    { "token_type", "bearer" },
+                    { "expires_in", ((long)(response.ExpiresIn ?? 0)).ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                };
+                http.Response.StatusCode = StatusCodes.Status302Found;
+                http.Response.Headers.Location = redirectUri + "#" + fragment.ToQueryString().Value![1..];
+            }
+            else if (string.IsNullOrEmpty(response.Error))
             {
                 http.Response.StatusCode = StatusCodes.Status200OK;
                 await http.Response.WriteAsJsonAsync(new TokenPair(
