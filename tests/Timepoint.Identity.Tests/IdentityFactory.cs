@@ -22,7 +22,7 @@ public sealed class IdentityFactory : ServiceFactory<Program>, IAsyncLifetime
         Settings["Downstream:flash:ServiceKey"] = "flash-key-0123456789abcdef0123456789ab";
         Settings["Downstream:flash:BaseAddress"] = "http://127.0.0.1:9";
         Settings["Identity:Tokens:Issuer"] = "http://localhost/";
-        Settings["Identity:Tokens:KeyPublishLead"] = "00:00:02";
+        Settings["Identity:Tokens:KeyPublishLead"] = "00:00:05"; // long enough for a loaded machine to look before it ends
         Settings["Identity:Tokens:KeyRefreshInterval"] = "00:00:01";
         Settings["Identity:Clients:Clients:0:ClientId"] = WebClientId;
         Settings["Identity:Clients:Clients:0:RedirectUris:0"] = WebRedirectUri;

@@ -73,14 +73,14 @@ public sealed class TokenTests(IdentityFactory factory) : IClassFixture<Identity
         using var rotated = await client.SendAsync(rotate);
         Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
 
-        // Published at once, not yet signing (the publish lead is 2 s in these tests).
+        // Published at once, not yet signing (the publish lead is 5 s in these tests).
         var kids = await JwksKidsAsync(client);
         Assert.Contains(oldKid, kids);
         Assert.Equal(2, kids.Count);
         Assert.Equal(oldKid, new JsonWebToken((await factory.DevTokenAsync(client)).AccessToken).Kid);
 
         string? newKid = null;
-        for (var i = 0; i < 50 && (newKid is null || newKid == oldKid); i++)
+        for (var i = 0; i < 100 && (newKid is null || newKid == oldKid); i++)
         {
             await Task.Delay(200);
             newKid = new JsonWebToken((await factory.DevTokenAsync(client)).AccessToken).Kid;
