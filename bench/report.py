@@ -32,6 +32,9 @@ with open(args.results) as f:
         fields = {k: int(v) for k, v in (kv.split("=") for kv in result.split()[1:])}
         fields["rps"] = fields["requests"] / (fields["duration_us"] / 1e6)
         fields["errors"] = fields["connect"] + fields["read"] + fields["write"] + fields["timeout"]
+        served = max(fields["requests"], 1)
+        fields["proxy_us"] = fields.get("proxy_cpu_ms", 0) * 1000 / served if target != "direct" else None
+        fields["backend_us"] = fields.get("backend_cpu_ms", 0) * 1000 / served
         rows.append({"scenario": scenario, "target": target, **fields})
 by_key = {(r["scenario"], r["target"]): r for r in rows}
 
@@ -45,6 +48,7 @@ for row in rows:
     row["vs_yarp"] = row["rps"] / yarp["rps"] if yarp else None
     row["vs_nginx"] = row["rps"] / nginx["rps"] if nginx else None
     row["p99_delta_ms"] = (row["p99_us"] - yarp["p99_us"]) / 1000 if yarp else None
+    row["cpu_vs_yarp"] = row["proxy_us"] / yarp["proxy_us"] if yarp and row["proxy_us"] and yarp["proxy_us"] else None
 
 rss = [int(x) / 1024 for x in open(args.rss).read().split()]
 micro = open(args.micro).read().strip()
@@ -63,17 +67,21 @@ def ratio(value):
 
 
 table = [
-    "| Scenario | Via | Requests/s | p50 (ms) | p99 (ms) | vs bare YARP | vs nginx | p99 minus bare YARP (ms) | non-2xx / socket errors |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    "| Scenario | Via | Requests/s | p50 (ms) | p99 (ms) | vs bare YARP | vs nginx | p99 minus bare YARP (ms) "
+    "| Proxy CPU per request (us) | vs bare YARP | Backend CPU per request (us) | non-2xx / socket errors |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
 last = None
 for row in rows:
     name = SCENARIOS[row["scenario"]].replace("{users}", meta.get("metered_users", "?")) if row["scenario"] != last else ""
     last = row["scenario"]
     delta = "" if row["p99_delta_ms"] is None or row["target"] == "bareyarp" else f"{row['p99_delta_ms']:+.2f}"
+    proxy_cpu = "" if row["proxy_us"] is None else f"{row['proxy_us']:.0f}"
     table.append(
         f"| {name} | {TARGETS[row['target']]} | {row['rps']:,.0f} | {ms(row['p50_us'])} | {ms(row['p99_us'])} | "
-        f"{ratio(row['vs_yarp'])} | {ratio(row['vs_nginx'])} | {delta} | {row['non2xx']} / {row['errors']} |")
+        f"{ratio(row['vs_yarp'])} | {ratio(row['vs_nginx'])} | {delta} | "
+        f"{proxy_cpu} | {ratio(row['cpu_vs_yarp'])} | "
+        f"{row['backend_us']:.0f} | {row['non2xx']} / {row['errors']} |")
 
 successes, cost = int(meta["metered_successes"]), int(meta["cost"])
 charged, settled, refunded, created = int(meta["charged"]), int(meta["settled"]), int(meta["refunded"]), int(meta["created"])
@@ -194,7 +202,7 @@ report = "\n".join([
     f"({len(rss)} samples).",
     f"- Direct start (no orchestrator): PostgreSQL (initdb included), Redis and all six services healthy "
     f"{meta['startup_seconds']} s after the first process was launched; {meta['command_to_healthy_seconds']} s from the "
-    f"command (Release build: {meta['build_seconds']} s).",
+    f"command (Release build: {meta['build_seconds']}).",
     "",
 ])
 with open(args.out, "w") as f:
