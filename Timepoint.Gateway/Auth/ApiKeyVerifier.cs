@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.Extensions.Caching.Memory;
 using Refit;
@@ -32,6 +33,7 @@ public sealed class ApiKeyVerifier(
     public static readonly TimeSpan NegativeTtl = TimeSpan.FromSeconds(10);
 
     private readonly MemoryCache verdicts = new(new MemoryCacheOptions { SizeLimit = 200_000 });
+    private readonly ConcurrentDictionary<string, Lazy<Task<KeyVerdict>>> lookups = new();
 
     public async ValueTask<ApiKeyOutcome> VerifyAsync(string key, CancellationToken ct)
     {
@@ -45,7 +47,8 @@ public sealed class ApiKeyVerifier(
         {
             try
             {
-                verdict = await identity.VerifyAsync(new VerifyRequest(key), ct);
+                // A caller that goes away stops waiting; the look-up goes on for the others and is remembered.
+                verdict = await LookUpAsync(key, hash).WaitAsync(ct);
             }
             // Any failure to get a verdict (refused, timed out, circuit open) fails closed.
             catch (Exception ex) when (!ct.IsCancellationRequested)
@@ -53,17 +56,6 @@ public sealed class ApiKeyVerifier(
                 logger.LogWarning("API key verification is unavailable: {Error}", ex.Message);
                 return new ApiKeyOutcome(null, Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable,
                     "Service unavailable", "API keys cannot be verified right now; try again shortly."));
-            }
-
-            var ttl = verdict.Valid ? PositiveTtl : NegativeTtl;
-            if (verdict.ValidUntil is { } until && until - clock.GetUtcNow() < ttl)
-            {
-                ttl = until - clock.GetUtcNow();
-            }
-
-            if (ttl > TimeSpan.Zero)
-            {
-                verdicts.Set(hash, verdict, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = ttl, Size = 1 });
             }
         }
 
@@ -80,6 +72,41 @@ public sealed class ApiKeyVerifier(
 
         return new ApiKeyOutcome(new Caller(verdict.UserId!.Value, AuthMethod.ApiKey, verdict.KeyId!.Value.ToString(),
             verdict.Scopes ?? [], verdict.Tier ?? "free", verdict.ValidUntil ?? DateTimeOffset.MaxValue), null);
+    }
+
+    /// <summary>
+    /// One call to identity per key at a time: a burst of requests on a cold cache (a new key, a restarted replica) waits
+    /// for the same answer instead of sending identity one call each (measured by bench/run: 32 connections, 64 calls).
+    /// </summary>
+    private Task<KeyVerdict> LookUpAsync(string key, string hash)
+    {
+        var mine = new Lazy<Task<KeyVerdict>>(() => FetchAndRememberAsync(key, hash));
+        var lookup = lookups.GetOrAdd(hash, mine);
+        if (ReferenceEquals(lookup, mine))
+        {
+            _ = mine.Value.ContinueWith(_ => lookups.TryRemove(new KeyValuePair<string, Lazy<Task<KeyVerdict>>>(hash, mine)),
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        return lookup.Value;
+    }
+
+    private async Task<KeyVerdict> FetchAndRememberAsync(string key, string hash)
+    {
+        // Not tied to any one request; bounded by the typed client's timeout.
+        var verdict = await identity.VerifyAsync(new VerifyRequest(key), CancellationToken.None);
+        var ttl = verdict.Valid ? PositiveTtl : NegativeTtl;
+        if (verdict.ValidUntil is { } until && until - clock.GetUtcNow() < ttl)
+        {
+            ttl = until - clock.GetUtcNow();
+        }
+
+        if (ttl > TimeSpan.Zero)
+        {
+            verdicts.Set(hash, verdict, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = ttl, Size = 1 });
+        }
+
+        return verdict;
     }
 
     private static ApiKeyOutcome Refused(string code, string detail) => new(null, Problems.Unauthorized(code, detail));

@@ -43,6 +43,22 @@ public sealed class ApiKeyEdgeTests : EdgeHarness
     }
 
     [Fact]
+    public async Task Concurrent_requests_with_a_key_not_yet_cached_ask_identity_once()
+    {
+        var (key, _) = Known();
+        identity.VerifyDelay = TimeSpan.FromMilliseconds(500);
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => SendAsync(key)));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(1, identity.Verifications);
+        foreach (var response in responses)
+        {
+            response.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task A_published_revocation_drops_the_cached_verdict_at_once()
     {
         var (key, _) = Known();

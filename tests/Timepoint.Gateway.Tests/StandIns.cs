@@ -62,6 +62,9 @@ public sealed class StandInIdentity : StandIn
 
     public int Verifications;
 
+    /// <summary>How long identity takes to answer a verification (a slow identity makes concurrent callers overlap).</summary>
+    public TimeSpan VerifyDelay { get; set; } = TimeSpan.Zero;
+
     public static RsaSecurityKey NewKey(string kid) => new(RSA.Create(2048)) { KeyId = kid };
 
     protected override void Map(WebApplication app)
@@ -74,6 +77,7 @@ public sealed class StandInIdentity : StandIn
         app.MapPost("/internal/identity/api-keys/verify", async (HttpContext context) =>
         {
             Interlocked.Increment(ref Verifications);
+            await Task.Delay(VerifyDelay);
             var key = (await context.Request.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
             return Results.Json(ApiKeys.TryGetValue(key, out var verdict) ? verdict : new { valid = false, reason = "unknown" });
         });
