@@ -30,6 +30,10 @@ public sealed class UpstreamErrors(GatewayMetrics metrics)
             (ForwarderError.NoAvailableDestinations, _) => Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable,
                 "Upstream unavailable", $"The {route.Cluster} service is unavailable."),
             (ForwarderError.RequestCanceled, false) => null, // the client went away
+            // Nobody listening (the service is down or restarting): come back later, 503 with Retry-After.
+            (ForwarderError.Request, _) when error.Exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } =>
+                Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable,
+                    "Upstream unavailable", $"The {route.Cluster} service is unavailable."),
             _ => Problems.Create(StatusCodes.Status502BadGateway, ErrorCodes.UpstreamUnavailable,
                 "Upstream unavailable", $"The {route.Cluster} service could not be reached."),
         };
