@@ -6,7 +6,7 @@ using Microsoft.IdentityModel.Tokens;
 namespace Timepoint.Gateway.Tests;
 
 /// <summary>
-/// The parts of issue #10's corpus that need a key the test holds (validly signed tokens with bad claims) or
+/// The parts of issue #10's corpus that need a key the test holds (validly signed tokens with bad claims, a removed key) or
 /// an identity that can be switched off; the rest runs against the whole platform in tests/Timepoint.Security.Tests.
 /// </summary>
 public sealed class SecurityEdgeTests : EdgeHarness
@@ -78,6 +78,33 @@ public sealed class SecurityEdgeTests : EdgeHarness
         using var response = await client.SendAsync(Get(token));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_token_signed_by_a_removed_key_is_refused_even_after_the_edge_accepted_it_once()
+    {
+        identity.Keys["k2"] = StandInIdentity.NewKey("k2");
+        var seen = identity.Token(Guid.NewGuid(), kid: "k1");
+        // An attacker holding a leaked key picks a far expiry; the edge remembers tokens it validated until their exp.
+        var leaked = identity.Token(Guid.NewGuid(), d => d.Expires = DateTime.UtcNow.AddYears(1), kid: "k1");
+        await Task.Delay(TimeSpan.FromSeconds(1.5)); // the edge has read k2 too
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Get(seen))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Get(leaked))).StatusCode);
+        var unseen = identity.Token(Guid.NewGuid(), kid: "k1");
+
+        identity.Keys.Remove("k1");
+        await Task.Delay(TimeSpan.FromSeconds(2.5)); // a scheduled refresh has read the JWKS without k1
+        var before = backend.Requests;
+
+        foreach (var token in new[] { seen, leaked, unseen })
+        {
+            using var response = await client.SendAsync(Get(token));
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal("auth.jwt_invalid", await CodeAsync(response));
+        }
+
+        Assert.Equal(before, backend.Requests);
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Get(identity.Token(Guid.NewGuid(), kid: "k2")))).StatusCode);
     }
 
     [Fact]
