@@ -20,7 +20,7 @@ public sealed partial class SecurityTests
     [MemberData(nameof(BadGrants))]
     public async Task A_bad_grant_amount_is_refused_and_writes_nothing(string _, string amount)
     {
-        var user = await platform.NewUserAsync();
+        var user = await platform.SharedUserAsync("bad grants");
         var json = amount.Length == 0
             ? $"{{\"user_id\":\"{user.Id}\"}}"
             : $"{{\"user_id\":\"{user.Id}\",\"amount\":{amount}}}";

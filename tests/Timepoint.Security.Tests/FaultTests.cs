@@ -34,7 +34,7 @@ public sealed partial class SecurityTests
         try
         {
             await WaitForGatewayAsync("degraded");
-            await Task.Delay(TimeSpan.FromSeconds(3));
+            await Task.Delay(TimeSpan.FromSeconds(5));
         }
         finally
         {
@@ -46,7 +46,8 @@ public sealed partial class SecurityTests
         await stop.CancelAsync();
         var answers = await load;
 
-        var outage = answers.Where(a => a.Phase == "outage").ToList();
+        // Calls that started or ended during the outage (a slow call may span two phases).
+        var outage = answers.Where(a => a.Phase.Contains("outage", StringComparison.Ordinal)).ToList();
         Assert.Contains(outage, a => a.Kind == "read");
         Assert.Contains(outage, a => a.Kind == "metered");
         // JWT reads never notice; metered calls are charged as usual; limits still answer with their headers (per replica).
@@ -94,7 +95,8 @@ public sealed partial class SecurityTests
         var failures = answers.Where(a => a.Status >= 500).ToList();
         Assert.NotEmpty(failures); // the outage was felt...
         Assert.All(failures, a => Assert.True(a.Status == 503 && a.RetryAfter, $"{a.Kind} answered {a.Status} (Retry-After: {a.RetryAfter}) in {a.Phase}"));
-        Assert.All(answers.Where(a => a.Phase == "after"), a => Assert.Contains(a.Status, new[] { 200, 429 }));
+        // Back to normal: paid, or refused for the ordinary reasons (out of credits after a long recovery, tier limit).
+        Assert.All(answers.Where(a => a.Phase == "after"), a => Assert.Contains(a.Status, new[] { 200, 402, 429 }));
         await AssertLedgerAsync(users, answers);
     }
 

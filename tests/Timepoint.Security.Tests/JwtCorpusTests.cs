@@ -36,7 +36,7 @@ public sealed partial class SecurityTests
     [MemberData(nameof(Forgeries))]
     public async Task A_forged_token_is_401_and_charges_nobody(string forgery)
     {
-        var victim = await platform.NewUserAsync();
+        var victim = await platform.SharedUserAsync("forged tokens");
         var token = await ForgeAsync(forgery, victim);
 
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/timepoints/generate/sync")

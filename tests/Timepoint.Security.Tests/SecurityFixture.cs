@@ -87,6 +87,14 @@ public sealed class SecurityFixture : IAsyncLifetime, IPlatform
 
     public async Task<User> NewUserAsync() => await Platform.NewUserAsync(Gateway, await ParameterAsync("identity-admin-key"));
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<User>>> shared = new();
+
+    /// <summary>
+    /// One user for every case of a corpus whose evidence is "nothing happened to this user": the evidence accumulates
+    /// (any case that got through would leave a mark every later case would see too), and minting costs time.
+    /// </summary>
+    public Task<User> SharedUserAsync(string corpus) => shared.GetOrAdd(corpus, _ => new Lazy<Task<User>>(NewUserAsync)).Value;
+
     public Task<string> CreditsConnectionStringAsync() => App.GetConnectionStringAsync("creditsdb").AsTask()!;
 
     /// <summary>Balance == ledger sum, balance >= 0, one debit and at most one refund per reservation, none left open.</summary>
