@@ -16,7 +16,8 @@ public static class CreditsServiceExtensions
                 "Credits:Costs must map operation names (lower-case letters, digits, _) to costs from 1 to 1000000.")
             .ValidateOnStart();
 
-        builder.AddNpgsqlDataSource("creditsdb");
+        // Fail fast while the database is away (503 with Retry-After), well inside the edge's upstream timeout.
+        builder.AddNpgsqlDataSource("creditsdb", configureDataSourceBuilder: data => data.ConnectionStringBuilder.Timeout = 3);
         builder.Services.AddHostedService<DatabaseMigrator>();
         builder.Services.AddSingleton<CreditsMetrics>();
         builder.Services.AddSingleton<CreditLedger>();

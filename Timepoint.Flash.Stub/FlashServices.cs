@@ -10,7 +10,8 @@ public static class FlashServices
     public static IHostApplicationBuilder AddFlashServices(this IHostApplicationBuilder builder)
     {
 
-        builder.AddNpgsqlDataSource("flashdb");
+        // Fail fast while the database is away (503 with Retry-After), well inside the edge's upstream timeout.
+        builder.AddNpgsqlDataSource("flashdb", configureDataSourceBuilder: data => data.ConnectionStringBuilder.Timeout = 3);
         builder.Services.AddHostedService<FlashSchema>();
         builder.Services.AddSingleton<TimepointStore>();
 

@@ -39,6 +39,9 @@ public static class ErrorCodes
 /// <summary>RFC 9457 problem details with the platform's <c>code</c> member; never a stack trace, SQL or type name.</summary>
 public static class Problems
 {
+    /// <summary>What a 503 asks the client to wait before trying again.</summary>
+    public const string RetryAfterSeconds = "5";
+
     public static ProblemHttpResult Create(int status, string code, string title, string? detail = null,
         IDictionary<string, object?>? extensions = null)
     {
@@ -77,6 +80,12 @@ public static class Problems
         if (problem.StatusCode == StatusCodes.Status401Unauthorized)
         {
             context.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        // A 503 is "come back later": say when (SPEC.md: 503 with Retry-After while a dependency is away).
+        if (problem.StatusCode == StatusCodes.Status503ServiceUnavailable && !context.Response.Headers.ContainsKey("Retry-After"))
+        {
+            context.Response.Headers.RetryAfter = RetryAfterSeconds;
         }
 
         await problem.ExecuteAsync(context);

@@ -34,9 +34,12 @@ public sealed class JwtValidator(IdentityKeys keys, IOptions<GatewayOptions> opt
     public async ValueTask<JwtOutcome> ValidateAsync(string token, CancellationToken ct)
     {
         var hash = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
-        if (validated.TryGetValue(hash, out Caller? cached) && cached!.ExpiresAt > DateTimeOffset.UtcNow)
+        // A remembered token stands only while the key that signed it is still published: removing a (leaked) key must end
+        // every token it signed, including those already seen, whatever exp they claim.
+        if (validated.TryGetValue(hash, out Validated? cached) && cached!.Caller.ExpiresAt > DateTimeOffset.UtcNow
+            && keys.Current?.Keys.ContainsKey(cached.Kid) == true)
         {
-            return new JwtOutcome(JwtVerdict.Valid, cached);
+            return new JwtOutcome(JwtVerdict.Valid, cached.Caller);
         }
 
         JsonWebToken jwt;
@@ -92,7 +95,9 @@ public sealed class JwtValidator(IdentityKeys keys, IOptions<GatewayOptions> opt
             Scopes: jwt.TryGetPayloadValue<string>("scope", out var scope) ? scope.Split(' ', StringSplitOptions.RemoveEmptyEntries) : [],
             Tier: jwt.TryGetPayloadValue<string>("tier", out var tier) ? tier : "free",
             ExpiresAt: new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero));
-        validated.Set(hash, caller, new MemoryCacheEntryOptions { AbsoluteExpiration = caller.ExpiresAt, Size = 1 });
+        validated.Set(hash, new Validated(caller, jwt.Kid), new MemoryCacheEntryOptions { AbsoluteExpiration = caller.ExpiresAt, Size = 1 });
         return new JwtOutcome(JwtVerdict.Valid, caller);
     }
+
+    private sealed record Validated(Caller Caller, string Kid);
 }

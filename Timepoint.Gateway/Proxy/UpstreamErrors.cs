@@ -30,6 +30,13 @@ public sealed class UpstreamErrors(GatewayMetrics metrics)
             (ForwarderError.NoAvailableDestinations, _) => Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable,
                 "Upstream unavailable", $"The {route.Cluster} service is unavailable."),
             (ForwarderError.RequestCanceled, false) => null, // the client went away
+            // The client's body broke Kestrel's limits while it was being forwarded (e.g. over MaxRequestBodySize): its fault, its status.
+            (ForwarderError.RequestBodyClient, _) when ClientError(error.Exception) is { } bad => Problems.Create(bad.StatusCode,
+                ErrorCodes.ForStatus(bad.StatusCode), bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Payload too large" : "Bad request", bad.Message),
+            // Nobody listening (the service is down or restarting): come back later, 503 with Retry-After.
+            (ForwarderError.Request, _) when error.Exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } =>
+                Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable,
+                    "Upstream unavailable", $"The {route.Cluster} service is unavailable."),
             _ => Problems.Create(StatusCodes.Status502BadGateway, ErrorCodes.UpstreamUnavailable,
                 "Upstream unavailable", $"The {route.Cluster} service could not be reached."),
         };
@@ -38,5 +45,18 @@ public sealed class UpstreamErrors(GatewayMetrics metrics)
             context.Response.Clear();
             await Problems.WriteAsync(context, problem);
         }
+    }
+
+    private static BadHttpRequestException? ClientError(Exception? exception)
+    {
+        for (; exception is not null; exception = exception.InnerException)
+        {
+            if (exception is BadHttpRequestException bad)
+            {
+                return bad;
+            }
+        }
+
+        return null;
     }
 }

@@ -38,8 +38,16 @@ public static class UsersApi
         var errors = new Dictionary<string, string[]>();
         string? displayName = null, avatarUrl = null;
         bool setName = false, setAvatar = false;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var property in body.EnumerateObject())
         {
+            // A member given twice is ambiguous (parsers disagree on which one wins): refused, never guessed at.
+            if (!seen.Add(property.Name))
+            {
+                errors[property.Name] = ["A member may appear only once."];
+                continue;
+            }
+
             switch (property.Name)
             {
                 case "display_name" when property.Value.ValueKind == JsonValueKind.String
