@@ -1,4 +1,5 @@
 using Timepoint.Identity;
+using Timepoint.Identity.Admin;
 using Timepoint.Identity.ApiKeys;
 using Timepoint.Identity.Auth;
 using Timepoint.Identity.Tokens;
@@ -23,6 +24,7 @@ app.MapAuthApi();
 app.MapUsersApi();
 app.MapKeysApi();
 app.MapApiKeysApi();
+app.MapAdminApi();
 
 app.Run();
 
