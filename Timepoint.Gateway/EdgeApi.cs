@@ -23,6 +23,7 @@ public static class EdgeApi
 
         app.MapReverseProxy(proxy =>
         {
+            Use<EdgeRequestLog>(proxy, (s, c, n) => s.InvokeAsync(c, n));
             Use<EdgeAuthentication>(proxy, (s, c, n) => s.InvokeAsync(c, n));
             Use<RateLimiting>(proxy, (s, c, n) => s.InvokeAsync(c, n));
             Use<UpstreamErrors>(proxy, (s, c, n) => s.InvokeAsync(c, n));

@@ -25,6 +25,7 @@ public sealed class ApiKeyVerifier(
     IIdentityApiKeysApi identity,
     IConnectionMultiplexer redis,
     TimeProvider clock,
+    GatewayMetrics metrics,
     ILogger<ApiKeyVerifier> logger) : BackgroundService, IApiKeyVerifier
 {
     public const string RevocationChannel = "timepoint:api-keys:revoked";
@@ -41,7 +42,9 @@ public sealed class ApiKeyVerifier(
         }
 
         var hash = ApiKeyFormat.Hash(key);
-        if (!verdicts.TryGetValue(hash, out KeyVerdict? verdict))
+        var cached = verdicts.TryGetValue(hash, out KeyVerdict? verdict);
+        metrics.ApiKeyCacheLookup(cached);
+        if (!cached)
         {
             try
             {
