@@ -25,6 +25,7 @@ public static class EdgeApi
         {
             Use<EdgeRequestLog>(proxy, (s, c, n) => s.InvokeAsync(c, n));
             Use<EdgeAuthentication>(proxy, (s, c, n) => s.InvokeAsync(c, n));
+            Use<EdgeRequestLog>(proxy, (s, c, n) => s.CallerScopeAsync(c, n));
             Use<RateLimiting>(proxy, (s, c, n) => s.InvokeAsync(c, n));
             Use<UpstreamErrors>(proxy, (s, c, n) => s.InvokeAsync(c, n));
             Use<CreditsMetering>(proxy, (s, c, n) => s.InvokeAsync(c, n));

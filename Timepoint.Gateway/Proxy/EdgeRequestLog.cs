@@ -1,4 +1,3 @@
-using System.Collections;
 using System.Diagnostics;
 using Timepoint.Gateway.Auth;
 using Timepoint.Gateway.Routing;
@@ -15,56 +14,51 @@ public sealed class EdgeRequestLog(ILogger<EdgeRequestLog> logger)
     /// <summary>The problem code of a refusal, left in <see cref="HttpContext.Items"/> by whoever refused.</summary>
     public const string RefusalItem = "timepoint.refusal";
 
+    /// <summary>Outermost step: request id and route on every record, and the line that ends the request.</summary>
     public async Task InvokeAsync(HttpContext context, Func<Task> next)
     {
         var route = context.GetEdgeRoute()!;
         var started = Stopwatch.GetTimestamp();
-        using (logger.BeginScope(new RequestScope(context, route.Id)))
+        KeyValuePair<string, object?>[] request = [new("RequestId", context.GetRequestId()), new("Route", route.Id)];
+        using (logger.BeginScope(request))
         {
             await next();
             var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             var status = context.Response.StatusCode;
-            if (context.Items[RefusalItem] is string code)
+            using (logger.BeginScope(CallerScope(context)))
             {
-                logger.LogInformation("Refused {Method} {Route} with {Status} {Code} in {ElapsedMs:0.0} ms",
-                    context.Request.Method, route.Id, status, code, elapsed);
-            }
-            else
-            {
-                logger.LogInformation("Answered {Method} {Route} with {Status} in {ElapsedMs:0.0} ms",
-                    context.Request.Method, route.Id, status, elapsed);
+                if (context.Items[RefusalItem] is string code)
+                {
+                    logger.LogInformation("Refused {Method} {Route} with {Status} {Code} in {ElapsedMs:0.0} ms",
+                        context.Request.Method, route.Id, status, code, elapsed);
+                }
+                else
+                {
+                    logger.LogInformation("Answered {Method} {Route} with {Status} in {ElapsedMs:0.0} ms",
+                        context.Request.Method, route.Id, status, elapsed);
+                }
             }
         }
     }
 
-    /// <summary>Read when a record is written, so the caller authenticated after the scope began is on it.</summary>
-    private sealed class RequestScope(HttpContext context, string route) : IReadOnlyList<KeyValuePair<string, object?>>
+    /// <summary>Right after authentication: who the caller is, on every record written further in.</summary>
+    public async Task CallerScopeAsync(HttpContext context, Func<Task> next)
     {
-        private KeyValuePair<string, object?>[] Items()
+        using (logger.BeginScope(CallerScope(context)))
         {
-            var caller = context.Features.Get<Caller>();
-            return
-            [
-                new("RequestId", context.GetRequestId()),
-                new("Route", route),
-                new("AuthMethod", caller?.Method ?? "none"),
-                new("UserId", caller?.UserId.ToString()),
-                new("ApiKeyId", caller?.ApiKeyId),
-            ];
+            await next();
         }
+    }
 
-        public int Count => 5;
-
-        public KeyValuePair<string, object?> this[int index] => Items()[index];
-
-        public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, object?>>)Items()).GetEnumerator();
-
-        IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
-
-        public override string ToString()
-        {
-            var caller = context.Features.Get<Caller>();
-            return $"request {context.GetRequestId()} route {route} auth {caller?.Method ?? "none"} user {caller?.UserId.ToString() ?? "-"}";
-        }
+    // Values copied now: exporters may read a scope after the request is over.
+    private static KeyValuePair<string, object?>[] CallerScope(HttpContext context)
+    {
+        var caller = context.Features.Get<Caller>();
+        return
+        [
+            new("AuthMethod", caller?.Method ?? "none"),
+            new("UserId", caller?.UserId.ToString()),
+            new("ApiKeyId", caller?.ApiKeyId),
+        ];
     }
 }
