@@ -18,28 +18,34 @@ var flashKeys = builder.AddServiceKeys("flash");
 // The edge: the only resource clients reach (http://localhost:5080, from its launch profile).
 var gateway = builder.AddProject<Projects.Timepoint_Gateway>("gateway")
     .WithExternalHttpEndpoints()
-    .WithReplicas(builder.Configuration.GetValue("Gateway:Replicas", 1));
+    .WithReplicas(builder.Configuration.GetValue("Gateway:Replicas", 1))
+    .WithNamedUrls("Edge API").WithApiReferenceUrl();
 
 var credits = builder.AddProject<Projects.Timepoint_Credits>("credits")
     .WithReference(creditsDb).WaitFor(creditsDb)
     .WithGatewayTrust(signingSecret)
     .WithOwnKeys(creditsKeys)
-    .WithHttpHealthCheck("/health");
+    .WithHttpHealthCheck("/health")
+    .WithNamedUrls("Credits (internal)")
+    .WithGrantCreditsCommand(creditsKeys);
 
 var flash = builder.AddProject<Projects.Timepoint_Flash_Stub>("flash")
     .WithReference(flashDb).WaitFor(flashDb)
     .WithGatewayTrust(signingSecret)
     .WithOwnKeys(flashKeys)
     .WithFailureInjection(builder.Configuration)
-    .WithHttpHealthCheck("/health");
+    .WithHttpHealthCheck("/health")
+    .WithNamedUrls("Flash (backend)").WithParentRelationship(gateway);
 
 var clockchain = builder.AddProject<Projects.Timepoint_Clockchain_Stub>("clockchain")
     .WithGatewayTrust(signingSecret)
-    .WithHttpHealthCheck("/health");
+    .WithHttpHealthCheck("/health")
+    .WithNamedUrls("Clockchain (backend)").WithParentRelationship(gateway);
 
 var pro = builder.AddProject<Projects.Timepoint_Pro_Stub>("pro")
     .WithGatewayTrust(signingSecret)
-    .WithHttpHealthCheck("/health");
+    .WithHttpHealthCheck("/health")
+    .WithNamedUrls("Pro (backend)").WithParentRelationship(gateway);
 
 var identity = builder.AddProject<Projects.Timepoint_Identity>("identity")
     .WithReference(identityDb).WaitFor(identityDb)
@@ -51,7 +57,11 @@ var identity = builder.AddProject<Projects.Timepoint_Identity>("identity")
     // Tokens name the edge as their issuer: it is where clients find the discovery document.
     .WithEnvironment("Identity__Tokens__Issuer", ReferenceExpression.Create($"{gateway.GetEndpoint("http")}/"))
     .WithSignInProviders(builder)
-    .WithHttpHealthCheck("/health");
+    .WithHttpHealthCheck("/health")
+    .WithNamedUrls("Identity (internal)")
+    .WithRevokeSessionsCommand(identityKeys)
+    .WithRotateSigningKeyCommand(identityKeys)
+    .WithResetDemoDataCommand(identityKeys);
 
 gateway
     .WithReference(redis).WaitFor(redis)

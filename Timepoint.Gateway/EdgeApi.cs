@@ -23,7 +23,9 @@ public static class EdgeApi
 
         app.MapReverseProxy(proxy =>
         {
+            Use<EdgeRequestLog>(proxy, (s, c, n) => s.InvokeAsync(c, n));
             Use<EdgeAuthentication>(proxy, (s, c, n) => s.InvokeAsync(c, n));
+            Use<EdgeRequestLog>(proxy, (s, c, n) => s.CallerScopeAsync(c, n));
             Use<RateLimiting>(proxy, (s, c, n) => s.InvokeAsync(c, n));
             Use<UpstreamErrors>(proxy, (s, c, n) => s.InvokeAsync(c, n));
             Use<CreditsMetering>(proxy, (s, c, n) => s.InvokeAsync(c, n));

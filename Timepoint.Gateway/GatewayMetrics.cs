@@ -14,6 +14,9 @@ public sealed class GatewayMetrics
     private readonly Counter<long> rateLimitFallbacks;
     private readonly Counter<long> jwksRefreshes;
     private readonly Histogram<double> upstreamDuration;
+    private readonly Counter<long> apiKeyCacheLookups;
+    private long apiKeyCacheHits;
+    private long apiKeyCacheMisses;
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
@@ -25,6 +28,15 @@ public sealed class GatewayMetrics
             "Rate-limit decisions taken per replica because Redis was unreachable.");
         jwksRefreshes = meter.CreateCounter<long>("timepoint.gateway.jwks.refreshes", "{refresh}", "Reads of identity's signing keys.");
         upstreamDuration = meter.CreateHistogram<double>("timepoint.gateway.upstream.duration", "s", "Time to the backend's response.");
+        apiKeyCacheLookups = meter.CreateCounter<long>("timepoint.gateway.api_keys.cache.lookups", "{lookup}",
+            "API-key verdict cache lookups, by result (hit: answered at the edge; miss: asked identity).");
+        // The ratio since start, so the dashboard shows it as one line without any query language.
+        meter.CreateObservableGauge("timepoint.gateway.api_keys.cache.hit_ratio", () =>
+        {
+            var hits = Interlocked.Read(ref apiKeyCacheHits);
+            var total = hits + Interlocked.Read(ref apiKeyCacheMisses);
+            return total == 0 ? 0d : (double)hits / total;
+        }, "1", "Share of API-key verifications answered from the edge's cache since the replica started (0..1).");
     }
 
     public void Request(string route, string authMethod) =>
@@ -39,6 +51,20 @@ public sealed class GatewayMetrics
 
     public void JwksRefreshed(string reason, bool success) =>
         jwksRefreshes.Add(1, new TagList { { "reason", reason }, { "success", success } });
+
+    public void ApiKeyCacheLookup(bool hit)
+    {
+        if (hit)
+        {
+            Interlocked.Increment(ref apiKeyCacheHits);
+        }
+        else
+        {
+            Interlocked.Increment(ref apiKeyCacheMisses);
+        }
+
+        apiKeyCacheLookups.Add(1, new TagList { { "result", hit ? "hit" : "miss" } });
+    }
 
     public void Upstream(string route, int status, TimeSpan elapsed) =>
         upstreamDuration.Record(elapsed.TotalSeconds, new TagList { { "route", route }, { "status", status } });

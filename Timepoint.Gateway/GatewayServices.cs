@@ -18,6 +18,7 @@ public static class GatewayServices
         builder.Services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.AddGatewayTrustSecret();
         builder.Services.AddSingleton<GatewayMetrics>();
+        builder.Services.AddSingleton<Proxy.EdgeRequestLog>();
 
         // Limits fail open when Redis is down, so Redis makes the edge degraded, never unready:
         // taking every replica out of rotation would turn a cache outage into a full outage.

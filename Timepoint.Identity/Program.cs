@@ -1,4 +1,5 @@
 using Timepoint.Identity;
+using Timepoint.Identity.Admin;
 using Timepoint.Identity.ApiKeys;
 using Timepoint.Identity.Auth;
 using Timepoint.Identity.Providers;
@@ -25,6 +26,7 @@ app.MapProvidersApi();
 app.MapUsersApi();
 app.MapKeysApi();
 app.MapApiKeysApi();
+app.MapAdminApi();
 
 app.Run();
 

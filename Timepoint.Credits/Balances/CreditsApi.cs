@@ -66,7 +66,7 @@ public static class CreditsApi
     /// identity may not have called credits for that user yet. A deleted user, or any bad field, is refused and nothing is written.
     /// </summary>
     public static async Task<Results<Ok<GrantResponse>, ProblemHttpResult>> Grant(
-        HttpRequest request, CreditLedger ledger, IOptions<CreditsOptions> options, CancellationToken cancellationToken)
+        HttpRequest request, CreditLedger ledger, IOptions<CreditsOptions> options, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var (body, problem) = await JsonBody.ReadAsync(request);
         if (body is null)
@@ -88,7 +88,10 @@ public static class CreditsApi
             return invalid;
         }
 
-        return await ledger.GrantAsync(userId, amount, type, description ?? "Admin grant", cancellationToken) switch
+        var outcome = await ledger.GrantAsync(userId, amount, type, description ?? "Admin grant", cancellationToken);
+        loggers.CreateLogger(typeof(CreditsApi)).LogInformation("Admin grant of {Amount} credits ({Type}) to user {UserId}: {Outcome}",
+            amount, type, userId, outcome.GetType().Name);
+        return outcome switch
         {
             GrantOutcome.Granted granted => TypedResults.Ok(new GrantResponse(granted.Balance, granted.Amount)),
             GrantOutcome.UserDeleted => Problems.Validation("user_id", "user_id belongs to a deleted user."),

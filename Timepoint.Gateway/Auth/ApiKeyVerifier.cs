@@ -26,6 +26,7 @@ public sealed class ApiKeyVerifier(
     IIdentityApiKeysApi identity,
     IConnectionMultiplexer redis,
     TimeProvider clock,
+    GatewayMetrics metrics,
     ILogger<ApiKeyVerifier> logger) : BackgroundService, IApiKeyVerifier
 {
     public const string RevocationChannel = "timepoint:api-keys:revoked";
@@ -43,7 +44,9 @@ public sealed class ApiKeyVerifier(
         }
 
         var hash = ApiKeyFormat.Hash(key);
-        if (!verdicts.TryGetValue(hash, out KeyVerdict? verdict))
+        var cached = verdicts.TryGetValue(hash, out KeyVerdict? verdict);
+        metrics.ApiKeyCacheLookup(cached);
+        if (!cached)
         {
             try
             {

@@ -26,6 +26,7 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
             if (problem is not null)
             {
                 metrics.AuthFailure((string)problem.ProblemDetails.Extensions["code"]!, route.Id);
+                context.Items[Proxy.EdgeRequestLog.RefusalItem] = problem.ProblemDetails.Extensions["code"];
                 await Problems.WriteAsync(context, problem);
                 return;
             }

@@ -35,6 +35,7 @@ public sealed class RateLimiting(EdgeRateLimiter limiter, IOptionsMonitor<Gatewa
         if (!decision.Allowed)
         {
             metrics.RateLimited(bucket);
+            context.Items[Proxy.EdgeRequestLog.RefusalItem] = ErrorCodes.RateLimited;
             headers.RetryAfter = decision.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
             await Problems.WriteAsync(context, Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited,
                 "Too many requests", $"Limit of {decision.Limit} a minute reached; retry in {decision.RetryAfterSeconds} s."));

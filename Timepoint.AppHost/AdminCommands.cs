@@ -1,0 +1,158 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using Aspire.Hosting.ApplicationModel;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Timepoint.AppHost;
+
+/// <summary>
+/// One-click operator actions on the dashboard. Each calls an admin endpoint of its service with that service's
+/// X-Admin-Key (read from the AppHost parameter, never shown), asks for confirmation first, and writes a line to the
+/// resource's log on the dashboard: what was asked, and the answer's status.
+/// </summary>
+public static class AdminCommands
+{
+    public const string GrantCredits = "grant-credits";
+    public const string RevokeSessions = "revoke-sessions";
+    public const string RotateSigningKey = "rotate-signing-key";
+    public const string ResetDemoData = "reset-demo-data";
+
+    private const string UserIdArgument = "user_id";
+    private const string AmountArgument = "amount";
+    private const string DescriptionArgument = "description";
+
+    /// <summary>Grants credits to a user (credits' POST /api/v1/credits/admin/grant, an admin_grant ledger row).</summary>
+    public static IResourceBuilder<ProjectResource> WithGrantCreditsCommand(this IResourceBuilder<ProjectResource> credits, ServiceKeys keys) =>
+        credits.WithHttpCommand("/api/v1/credits/admin/grant", "Grant credits", commandName: GrantCredits,
+            commandOptions: new HttpCommandOptions
+            {
+                Description = "Adds credits to a user's balance (ledger type admin_grant).",
+                ConfirmationMessage = "Grant these credits? The grant is written to the user's ledger and cannot be undone.",
+                IconName = "Money",
+                Arguments = [UserIdInput(), AmountInput(), DescriptionInput()],
+                ValidateArguments = Validate,
+                PrepareRequest = async context =>
+                {
+                    var args = context.Arguments!;
+                    var userId = Guid.Parse(args[UserIdArgument].Value!);
+                    var amount = long.Parse(args[AmountArgument].Value!, CultureInfo.InvariantCulture);
+                    var description = args[DescriptionArgument].Value is { Length: > 0 } text ? text : "Granted from the dashboard";
+                    await AuthorizeAsync(context, keys, $"Granting {amount} credits to user {userId}");
+                    context.Request.Content = JsonContent.Create(new { user_id = userId, amount, description });
+                },
+                GetCommandResult = Answer,
+            });
+
+    /// <summary>Revokes every refresh token and authorization of a user (identity's admin endpoint).</summary>
+    public static IResourceBuilder<ProjectResource> WithRevokeSessionsCommand(this IResourceBuilder<ProjectResource> identity, ServiceKeys keys) =>
+        identity.WithHttpCommand("/internal/identity/admin/users", "Revoke all sessions of a user", commandName: RevokeSessions,
+            commandOptions: new HttpCommandOptions
+            {
+                Description = "Revokes every refresh token and authorization of the user; issued access tokens lapse within 15 minutes.",
+                ConfirmationMessage = "Revoke all sessions of this user? They will have to sign in again.",
+                IconName = "PersonProhibited",
+                Arguments = [UserIdInput()],
+                ValidateArguments = Validate,
+                PrepareRequest = async context =>
+                {
+                    var userId = Guid.Parse(context.Arguments![UserIdArgument].Value!);
+                    context.Request.RequestUri = new Uri(context.Request.RequestUri!, $"/internal/identity/admin/users/{userId}/sessions/revoke");
+                    await AuthorizeAsync(context, keys, $"Revoking all sessions of user {userId}");
+                },
+                GetCommandResult = Answer,
+            });
+
+    /// <summary>Starts a new token signing key now (identity's POST /internal/identity/keys/rotate).</summary>
+    public static IResourceBuilder<ProjectResource> WithRotateSigningKeyCommand(this IResourceBuilder<ProjectResource> identity, ServiceKeys keys) =>
+        identity.WithHttpCommand("/internal/identity/keys/rotate", "Rotate the token signing key", commandName: RotateSigningKey,
+            commandOptions: new HttpCommandOptions
+            {
+                Description = "Publishes a new signing key; tokens signed with the old one stay valid until they expire.",
+                ConfirmationMessage = "Rotate the token signing key now?",
+                IconName = "KeyReset",
+                PrepareRequest = context => AuthorizeAsync(context, keys, "Rotating the token signing key"),
+                GetCommandResult = Answer,
+            });
+
+    /// <summary>Deletes the demo user everywhere; the next demo sign-in starts fresh (identity's admin endpoint).</summary>
+    public static IResourceBuilder<ProjectResource> WithResetDemoDataCommand(this IResourceBuilder<ProjectResource> identity, ServiceKeys keys) =>
+        identity.WithHttpCommand("/internal/identity/admin/demo/reset", "Reset demo data", commandName: ResetDemoData,
+            commandOptions: new HttpCommandOptions
+            {
+                Description = "Deletes the demo user with its sessions, API keys, credits and timepoints; "
+                    + "the next demo sign-in creates it again with the signup bonus.",
+                ConfirmationMessage = "Reset the demo data? The demo user's keys, credits and timepoints are deleted.",
+                IconName = "ArrowReset",
+                PrepareRequest = context => AuthorizeAsync(context, keys, "Resetting the demo data"),
+                GetCommandResult = Answer,
+            });
+
+    private static InteractionInput UserIdInput() => new()
+    {
+        Name = UserIdArgument,
+        Label = "User id",
+        Description = "The user's id (the `sub` of their tokens), a UUID.",
+        InputType = InputType.Text,
+        Required = true,
+        Placeholder = "00000000-0000-0000-0000-000000000000",
+    };
+
+    private static InteractionInput AmountInput() => new()
+    {
+        Name = AmountArgument,
+        Label = "Credits",
+        InputType = InputType.Number,
+        Required = true,
+        Placeholder = "100",
+    };
+
+    private static InteractionInput DescriptionInput() => new()
+    {
+        Name = DescriptionArgument,
+        Label = "Ledger description",
+        InputType = InputType.Text,
+        Required = false,
+        MaxLength = 500,
+        Placeholder = "Granted from the dashboard",
+    };
+
+    private static Task Validate(InputsDialogValidationContext context)
+    {
+        foreach (var input in context.Inputs)
+        {
+            if (input.Name == UserIdArgument && !Guid.TryParse(input.Value, out _))
+            {
+                context.AddValidationError(input, "Enter a user id (UUID).");
+            }
+            else if (input.Name == AmountArgument
+                && (!long.TryParse(input.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var amount) || amount <= 0))
+            {
+                context.AddValidationError(input, "Enter a whole number of credits above zero.");
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Sets the service's X-Admin-Key on the request and logs what is being done (never the key).</summary>
+    private static async Task AuthorizeAsync(HttpCommandRequestContext context, ServiceKeys keys, string action)
+    {
+        Log(context.Services, context.ResourceName).LogInformation("Dashboard command: {Action}", action);
+        context.Request.Headers.Add("X-Admin-Key", await keys.AdminKey.Resource.GetValueAsync(context.CancellationToken));
+    }
+
+    /// <summary>Success with the service's JSON answer shown, or failure with its problem detail; logged either way.</summary>
+    private static async Task<ExecuteCommandResult> Answer(HttpCommandResultContext context)
+    {
+        var body = await context.Response.Content.ReadAsStringAsync(context.CancellationToken);
+        var status = (int)context.Response.StatusCode;
+        Log(context.Services, context.ResourceName).LogInformation("Dashboard command answered {Status}: {Body}", status, body);
+        return context.Response.IsSuccessStatusCode
+            ? CommandResults.Success($"Done ({status}).", body, CommandResultFormat.Json)
+            : CommandResults.Failure($"Refused ({status}).", body, CommandResultFormat.Json);
+    }
+
+    private static ILogger Log(IServiceProvider services, string resourceName) =>
+        services.GetRequiredService<ResourceLoggerService>().GetLogger(resourceName);
+}
