@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Timepoint.Gateway;
 using Timepoint.Gateway.Auth;
@@ -60,7 +62,11 @@ public static class ApiKeyVerification
 
     private static ApiKeyVerifier NewVerifier(IIdentityApiKeysApi api) =>
         // Redis is used only for revocation fan-out (the background subscription), not by VerifyAsync.
-        new(api, null!, TimeProvider.System, NullLogger<ApiKeyVerifier>.Instance);
+        new(api, null!, TimeProvider.System, Metrics, NullLogger<ApiKeyVerifier>.Instance);
+
+    /// <summary>The gateway's own instruments, as in production (the cache-lookup counter is on the measured path).</summary>
+    private static readonly GatewayMetrics Metrics =
+        new(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
 
     private static async Task CheckAsync(ApiKeyVerifier verifier, string apiKey)
     {
