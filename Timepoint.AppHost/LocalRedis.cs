@@ -35,6 +35,19 @@ public static class LocalRedisExtensions
         builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(redis, async (_, ct) =>
             connectionString = await redis.ConnectionStringExpression.GetValueAsync(ct));
 
+        // The password goes in a file only the AppHost's user can read, not on the command line, where the dashboard and
+        // the process list would show it. Written before each start: the parameter may change between runs.
+        var secretsFile = Path.Combine(layout.RedisData, "auth.conf");
+        builder.Eventing.Subscribe<BeforeResourceStartedEvent>(redis, async (_, ct) =>
+        {
+            var value = await password.Resource.GetValueAsync(ct);
+            await File.WriteAllTextAsync(secretsFile, $"requirepass {value}\n", ct);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(secretsFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        });
+
         var healthCheckKey = $"{name}_check";
         builder.Services.AddHealthChecks().AddRedis(
             _ => connectionString ?? throw new InvalidOperationException("Connection string is unavailable"),
@@ -44,12 +57,11 @@ public static class LocalRedisExtensions
             .WithEndpoint(name: LocalRedisResource.EndpointName, scheme: "tcp")
             .WithArgs(context =>
             {
+                context.Args.Add(secretsFile);
                 context.Args.Add("--port");
                 context.Args.Add(redis.PrimaryEndpoint.Property(EndpointProperty.TargetPort));
                 context.Args.Add("--bind");
                 context.Args.Add("127.0.0.1");
-                context.Args.Add("--requirepass");
-                context.Args.Add(password.Resource);
                 context.Args.Add("--dir");
                 context.Args.Add(layout.RedisData);
                 context.Args.Add("--save");
