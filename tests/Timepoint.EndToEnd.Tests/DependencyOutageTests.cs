@@ -72,16 +72,21 @@ public sealed class DependencyOutageTests(DependencyOutageTests.OutageFixture pl
     [Fact]
     public async Task Two_gateway_replicas_share_one_rate_limit_budget()
     {
-        var user = await platform.NewUserAsync();
-        var statuses = new List<System.Net.HttpStatusCode>();
-        for (var i = 0; i < 11; i++)
+        var statuses = await PlatformFixture.InOneRateLimitWindowAsync(async () =>
         {
-            // A new connection each time, so the requests spread over both replicas.
-            using var client = platform.App.CreateHttpClient("gateway");
-            using var response = await client.SendAsync(PlatformFixture.As(user, HttpMethod.Post, "/api/v1/timepoints/generate",
-                new { query = $"Replica probe {i}" }));
-            statuses.Add(response.StatusCode);
-        }
+            var user = await platform.NewUserAsync();
+            var statuses = new List<System.Net.HttpStatusCode>();
+            for (var i = 0; i < 11; i++)
+            {
+                // A new connection each time, so the requests spread over both replicas.
+                using var client = platform.App.CreateHttpClient("gateway");
+                using var response = await client.SendAsync(PlatformFixture.As(user, HttpMethod.Post, "/api/v1/timepoints/generate",
+                    new { query = $"Replica probe {i}" }));
+                statuses.Add(response.StatusCode);
+            }
+
+            return statuses;
+        });
 
         Assert.DoesNotContain(System.Net.HttpStatusCode.TooManyRequests, statuses.Take(10));
         Assert.Equal(System.Net.HttpStatusCode.TooManyRequests, statuses[10]);
