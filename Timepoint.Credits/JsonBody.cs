@@ -70,6 +70,32 @@ public sealed class JsonBody
         return Guid.Empty;
     }
 
+    /// <summary>A required array of 1 to <paramref name="max"/> ids (UUID strings, not the empty UUID).</summary>
+    public Guid[] Ids(string name, int max)
+    {
+        if (root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Array &&
+            value.GetArrayLength() is var count && count >= 1 && count <= max)
+        {
+            var ids = new Guid[count];
+            var i = 0;
+            foreach (var item in value.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.String || !Guid.TryParse(item.GetString(), out ids[i]) || ids[i] == Guid.Empty)
+                {
+                    Fail(name, $"{name}[{i}] must be an id (a UUID string).");
+                    return [];
+                }
+
+                i++;
+            }
+
+            return ids;
+        }
+
+        Fail(name, string.Create(CultureInfo.InvariantCulture, $"{name} must be an array of 1 to {max} ids (UUID strings)."));
+        return [];
+    }
+
     /// <summary>A required whole number from 1 to <paramref name="max"/>; fractions, exponents, strings and overflow are refused.</summary>
     public long PositiveWholeNumber(string name, long max)
     {

@@ -9,9 +9,13 @@ public static class FlashServices
     /// <summary>Storage in <c>flashdb</c> (schema applied before the server listens), generation, async jobs and failure injection.</summary>
     public static IHostApplicationBuilder AddFlashServices(this IHostApplicationBuilder builder)
     {
-
-        // Fail fast while the database is away (503 with Retry-After), well inside the edge's upstream timeout.
-        builder.AddNpgsqlDataSource("flashdb", configureDataSourceBuilder: data => data.ConnectionStringBuilder.Timeout = 3);
+        // Fail fast while the database is away (503 with Retry-After), well inside the edge's upstream timeout; the few
+        // statements that run on every request are prepared once per connection.
+        builder.AddNpgsqlDataSource("flashdb", configureDataSourceBuilder: data =>
+        {
+            data.ConnectionStringBuilder.Timeout = 3;
+            data.ConnectionStringBuilder.MaxAutoPrepare = 32;
+        });
         builder.Services.AddHostedService<FlashSchema>();
         builder.Services.AddSingleton<TimepointStore>();
 

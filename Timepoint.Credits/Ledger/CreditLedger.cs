@@ -1,20 +1,40 @@
 using System.Buffers.Binary;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Timepoint.ServiceDefaults;
 
 namespace Timepoint.Credits.Ledger;
 
 /// <summary>
-/// Every balance change: one transaction holding a conditional <c>UPDATE accounts ... RETURNING balance</c> and the ledger row
-/// with its <c>balance_after</c>. Nothing is read, changed in memory and written back, so concurrency cannot overspend.
+/// Every balance change is one transaction that changes the account row and writes the ledger rows with their
+/// <c>balance_after</c>. Grants and refunds are relative updates (<c>balance = balance + @amount</c>); reservations lock the
+/// account row before they read the balance they decide on, and the <c>balance >= 0</c> check backs both. So concurrency
+/// cannot overspend.
 /// Row locks are taken account first, reservation second, on every path that takes both, so paths cannot deadlock
 /// each other; a deadlock or serialization failure that PostgreSQL still reports is retried.
 /// </summary>
-public sealed class CreditLedger(NpgsqlDataSource db, IOptions<CreditsOptions> options, CreditsMetrics metrics)
+public sealed class CreditLedger
 {
     // Namespace of the per-user advisory locks that serialise account creation against deletion.
     private const int AccountLockSpace = 0x4352; // "CR"
     private const int MaxAttempts = 3;
+
+    /// <summary>
+    /// An account's balance is one row, and every debit holds that row's lock until its commit is on disk, so one user's
+    /// reservations can only run one transaction at a time: those that arrive meanwhile share the next one.
+    /// </summary>
+    private readonly Batches<Guid, ReserveCommand, ReserveOutcome?> reserveBatches;
+    private readonly NpgsqlDataSource db;
+    private readonly IOptions<CreditsOptions> options;
+    private readonly CreditsMetrics metrics;
+
+    public CreditLedger(NpgsqlDataSource db, IOptions<CreditsOptions> options, CreditsMetrics metrics)
+    {
+        this.db = db;
+        this.options = options;
+        this.metrics = metrics;
+        reserveBatches = new(ReserveBatchAsync);
+    }
 
     private CreditsOptions Options => options.Value;
 
@@ -99,29 +119,17 @@ public sealed class CreditLedger(NpgsqlDataSource db, IOptions<CreditsOptions> o
 
     /// <summary>
     /// Debits the operation's cost and opens a reservation, or replays the reservation already made under the same idempotency key.
-    /// The reservation row is inserted before the debit, so a concurrent duplicate waits on the unique key and then replays
-    /// rather than being refused for a balance its twin just spent.
+    /// One user's concurrent reservations are written in batches (<see cref="reserveBatches"/>). Each reservation row is inserted
+    /// before its debit is decided, so a duplicate under the same key replays rather than being refused for a balance its
+    /// twin just spent.
     /// </summary>
     public async Task<ReserveOutcome> ReserveAsync(ReserveCommand command, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
-            if (command.IdempotencyKey is not null && await FindByKeyAsync(command, cancellationToken) is { } earlier)
-            {
-                return earlier;
-            }
-
-            ReserveOutcome? outcome;
-            try
-            {
-                outcome = await InTransactionAsync(tx => TryReserveAsync(tx, command, cancellationToken), cancellationToken);
-            }
-            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.ForeignKeyViolation)
-            {
-                // The account was deleted while this reservation was being written.
-                return new ReserveOutcome.UserDeleted();
-            }
-
+            // Straight to the batch: almost every key is new (the edge names each call), and a key already taken
+            // inserts nothing there and comes back null.
+            var outcome = await reserveBatches.RunAsync(command.UserId, command);
             switch (outcome)
             {
                 case ReserveOutcome.Reserved { Replayed: false } reserved:
@@ -130,8 +138,10 @@ public sealed class CreditLedger(NpgsqlDataSource db, IOptions<CreditsOptions> o
                 case ReserveOutcome.Insufficient:
                     metrics.Refused(command.Operation, command.Cost);
                     return outcome;
+                case null when await FindByKeyAsync(command, cancellationToken) is { } earlier:
+                    return earlier; // the key's reservation (or KeyReused when it was made for another request)
                 case null when attempt < MaxAttempts:
-                    continue; // lost the race for the idempotency key: replay the winner
+                    continue; // the twin holding the key was refused in the same batch and took its row back: try again
                 case null:
                     throw new InvalidOperationException("Idempotency key conflict could not be resolved.");
                 default:
@@ -141,29 +151,49 @@ public sealed class CreditLedger(NpgsqlDataSource db, IOptions<CreditsOptions> o
     }
 
     /// <summary>The charge stands. Settling twice is fine; settling a refunded reservation is not.</summary>
-    public async Task<SettleOutcome> SettleAsync(Guid reservationId, CancellationToken cancellationToken)
+    public async Task<SettleOutcome> SettleAsync(Guid reservationId, CancellationToken cancellationToken) =>
+        (await SettleManyAsync([reservationId], cancellationToken))[0];
+
+    /// <summary>
+    /// Settles reservations in one statement (the edge sends them in batches), each answered as <see cref="SettleAsync"/>
+    /// would answer it alone. Touches only reservation rows, never an account, so it waits on no debit.
+    /// </summary>
+    public async Task<SettleOutcome[]> SettleManyAsync(IReadOnlyList<Guid> reservationIds, CancellationToken cancellationToken)
     {
+        var ids = reservationIds.Distinct().Order().ToArray();
+        var statuses = new Dictionary<Guid, string>();
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         var tx = new Tx(connection, null);
         await using (var settle = tx.Sql("""
             UPDATE reservations SET status = 'settled', updated_at = now()
-            WHERE id = @id AND status = 'reserved' RETURNING id
-            """, ("id", reservationId)))
+            WHERE id = ANY(@ids) AND status = 'reserved' RETURNING id
+            """, ("ids", ids)))
+        await using (var reader = await settle.ExecuteReaderAsync(cancellationToken))
         {
-            if (await settle.ExecuteScalarAsync(cancellationToken) is Guid)
+            while (await reader.ReadAsync(cancellationToken))
             {
-                return new SettleOutcome.Settled();
+                statuses[reader.GetGuid(0)] = ReservationStatus.Settled;
             }
         }
 
-        // A statement of its own, so it sees a refund that committed while the update above waited for it.
-        await using var status = tx.Sql("SELECT status FROM reservations WHERE id = @id", ("id", reservationId));
-        return await status.ExecuteScalarAsync(cancellationToken) switch
+        if (statuses.Count < ids.Length)
+        {
+            // A statement of its own, so it sees a refund that committed while the update above waited for it.
+            await using var status = tx.Sql("SELECT id, status FROM reservations WHERE id = ANY(@ids)",
+                ("ids", ids.Where(id => !statuses.ContainsKey(id)).ToArray()));
+            await using var reader = await status.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                statuses[reader.GetGuid(0)] = reader.GetString(1);
+            }
+        }
+
+        return [.. reservationIds.Select(id => statuses.GetValueOrDefault(id) switch
         {
             ReservationStatus.Settled => new SettleOutcome.Settled(),
             ReservationStatus.Refunded => new SettleOutcome.AlreadyRefunded(),
-            _ => new SettleOutcome.NotFound(),
-        };
+            _ => (SettleOutcome)new SettleOutcome.NotFound(),
+        })];
     }
 
     /// <summary>
@@ -285,52 +315,133 @@ public sealed class CreditLedger(NpgsqlDataSource db, IOptions<CreditsOptions> o
         return ids;
     }
 
-    private async Task<ReserveOutcome?> TryReserveAsync(Tx tx, ReserveCommand command, CancellationToken cancellationToken)
+    /// <summary>
+    /// One transaction for a batch of one user's reservations (see <see cref="reserveBatches"/>): the account row is locked
+    /// first and its balance read, each reservation row is inserted under an id chosen here, the commands are charged in
+    /// arrival order while the balance lasts, the refused ones' rows are deleted again, and the account and ledger get
+    /// one update and one insert for the lot.
+    /// </summary>
+    private async Task<ReserveOutcome?[]> ReserveBatchAsync(Guid userId, IReadOnlyList<ReserveCommand> commands)
     {
-        if (await ReadAccountAsync(tx, command.UserId, cancellationToken) is null &&
-            await EnsureAccountAsync(tx, command.UserId, cancellationToken) is EnsureOutcome.UserDeleted)
+        try
         {
-            return new ReserveOutcome.UserDeleted();
+            return await InTransactionAsync(tx => TryReserveBatchAsync(tx, userId, commands, CancellationToken.None), CancellationToken.None);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.ForeignKeyViolation)
+        {
+            // The account was deleted while these reservations were being written.
+            return [.. commands.Select(_ => new ReserveOutcome.UserDeleted())];
+        }
+    }
+
+    private async Task<ReserveOutcome?[]> TryReserveBatchAsync(Tx tx, Guid userId, IReadOnlyList<ReserveCommand> commands,
+        CancellationToken cancellationToken)
+    {
+        var outcomes = new ReserveOutcome?[commands.Count];
+
+        // The account's lock first, the lock order of every path: until the commit no other debit of this user runs.
+        var locked = await LockBalanceAsync(tx, userId, cancellationToken);
+        if (locked is null)
+        {
+            if (await EnsureAccountAsync(tx, userId, cancellationToken) is EnsureOutcome.UserDeleted)
+            {
+                Array.Fill(outcomes, new ReserveOutcome.UserDeleted());
+                return outcomes;
+            }
+
+            locked = await LockBalanceAsync(tx, userId, cancellationToken);
         }
 
-        Guid reservationId;
+        // A key taken already (by an earlier twin in this batch, or committed by another transaction) inserts no row:
+        // its caller replays the reservation that holds it.
+        var ids = commands.Select(_ => Guid.CreateVersion7()).ToArray();
+        var opened = new HashSet<Guid>();
         await using (var open = tx.Sql("""
-            INSERT INTO reservations (user_id, operation, amount, idempotency_key, request_fingerprint)
-            VALUES (@user, @operation, @amount, @key, @fingerprint)
+            INSERT INTO reservations (id, user_id, operation, amount, idempotency_key, request_fingerprint)
+            SELECT r.id, @user, r.operation, r.amount, r.key, r.fingerprint
+            FROM unnest(@ids, @operations, @amounts, @keys, @fingerprints) WITH ORDINALITY AS r(id, operation, amount, key, fingerprint, n)
+            ORDER BY r.n
             ON CONFLICT (user_id, idempotency_key) DO NOTHING
             RETURNING id
-            """, ("user", command.UserId), ("operation", command.Operation), ("amount", command.Cost),
-            ("key", command.IdempotencyKey), ("fingerprint", command.RequestFingerprint)))
+            """, ("user", userId), ("ids", ids), ("operations", commands.Select(c => c.Operation).ToArray()),
+            ("amounts", commands.Select(c => c.Cost).ToArray()), ("keys", commands.Select(c => c.IdempotencyKey).ToArray()),
+            ("fingerprints", commands.Select(c => c.RequestFingerprint).ToArray())))
+        await using (var reader = await open.ExecuteReaderAsync(cancellationToken))
         {
-            if (await open.ExecuteScalarAsync(cancellationToken) is not Guid id)
+            while (await reader.ReadAsync(cancellationToken))
             {
-                await tx.AbandonAsync(cancellationToken);
-                return null; // a concurrent twin under the same key committed first
+                opened.Add(reader.GetGuid(0));
             }
-
-            reservationId = id;
         }
 
+        var balance = locked!.Value;
+        var refused = new List<Guid>();
+        var charged = new List<int>();
+        var balances = new List<long>();
+        for (var i = 0; i < commands.Count; i++)
+        {
+            var command = commands[i];
+            if (!opened.Contains(ids[i]))
+            {
+                continue; // null: replay the twin
+            }
+
+            if (command.Cost > balance)
+            {
+                outcomes[i] = new ReserveOutcome.Insufficient(command.Cost, balance);
+                refused.Add(ids[i]);
+                continue;
+            }
+
+            balance -= command.Cost;
+            charged.Add(i);
+            balances.Add(balance);
+            outcomes[i] = new ReserveOutcome.Reserved(
+                new Reservation(ids[i], command.Operation, command.Cost, ReservationStatus.Reserved, balance), Replayed: false);
+        }
+
+        if (refused.Count > 0)
+        {
+            await using var forget = tx.Sql("DELETE FROM reservations WHERE id = ANY(@ids)", ("ids", refused.ToArray()));
+            await forget.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        if (charged.Count == 0)
+        {
+            return outcomes;
+        }
+
+        var total = locked.Value - balance;
         await using (var debit = tx.Sql("""
-            UPDATE accounts SET balance = balance - @cost, lifetime_spent = lifetime_spent + @cost
-            WHERE user_id = @user AND balance >= @cost
-            RETURNING balance
-            """, ("user", command.UserId), ("cost", command.Cost)))
+            UPDATE accounts SET balance = balance - @total, lifetime_spent = lifetime_spent + @total
+            WHERE user_id = @user RETURNING balance
+            """, ("user", userId), ("total", total)))
         {
-            if (await debit.ExecuteScalarAsync(cancellationToken) is long balance)
+            if (await debit.ExecuteScalarAsync(cancellationToken) is not long after || after != balance)
             {
-                await InsertLedgerAsync(tx, command.UserId, -command.Cost, balance, TransactionTypes.ForOperation(command.Operation),
-                    command.Operation, reservationId, command.IdempotencyKey, command.RequestFingerprint, cancellationToken);
-                return new ReserveOutcome.Reserved(
-                    new Reservation(reservationId, command.Operation, command.Cost, ReservationStatus.Reserved, balance), Replayed: false);
+                throw new InvalidOperationException("The locked balance changed under its lock; nothing was charged.");
             }
         }
 
-        var available = (await ReadAccountAsync(tx, command.UserId, cancellationToken))?.Balance;
-        await tx.AbandonAsync(cancellationToken);
-        return available is { } credits
-            ? new ReserveOutcome.Insufficient(command.Cost, credits)
-            : new ReserveOutcome.UserDeleted();
+        var rows = charged.Select(i => commands[i]).ToArray();
+        await using var ledger = tx.Sql("""
+            INSERT INTO ledger (user_id, amount, balance_after, type, description, reservation_id, idempotency_key, request_fingerprint)
+            SELECT @user, -l.amount, l.balance_after, l.type, l.description, l.reservation, l.key, l.fingerprint
+            FROM unnest(@amounts, @balances, @types, @descriptions, @reservations, @keys, @fingerprints)
+                WITH ORDINALITY AS l(amount, balance_after, type, description, reservation, key, fingerprint, n)
+            ORDER BY l.n
+            """, ("user", userId), ("amounts", rows.Select(c => c.Cost).ToArray()), ("balances", balances.ToArray()),
+            ("types", rows.Select(c => TransactionTypes.ForOperation(c.Operation)).ToArray()),
+            ("descriptions", rows.Select(c => c.Operation).ToArray()), ("reservations", charged.Select(i => ids[i]).ToArray()),
+            ("keys", rows.Select(c => c.IdempotencyKey).ToArray()), ("fingerprints", rows.Select(c => c.RequestFingerprint).ToArray()));
+        await ledger.ExecuteNonQueryAsync(cancellationToken);
+        return outcomes;
+    }
+
+    private static async Task<long?> LockBalanceAsync(Tx tx, Guid userId, CancellationToken cancellationToken)
+    {
+        await using var query = tx.Sql("SELECT balance FROM accounts WHERE user_id = @user FOR NO KEY UPDATE", ("user", userId));
+        return await query.ExecuteScalarAsync(cancellationToken) as long?;
     }
 
     private async Task<ReserveOutcome?> FindByKeyAsync(ReserveCommand command, CancellationToken cancellationToken)

@@ -14,6 +14,7 @@ public static class InternalCreditsApi
     public const int MaxIdempotencyKey = 255;
     public const int MaxFingerprint = 255;
     private const int MaxReason = 500;
+    public const int MaxSettleBatch = 1000;
 
     public static IEndpointRouteBuilder MapInternalCreditsApi(this IEndpointRouteBuilder app)
     {
@@ -22,6 +23,7 @@ public static class InternalCreditsApi
         internalApi.MapPost("/accounts", OpenAccount);
         internalApi.MapPost("/reserve", Reserve);
         internalApi.MapPost("/reservations/{id:guid}/settle", Settle);
+        internalApi.MapPost("/reservations/settle", SettleMany);
         internalApi.MapPost("/reservations/{id:guid}/refund", Refund);
         internalApi.MapDelete("/users/{userId:guid}", DeleteUser);
 
@@ -102,6 +104,31 @@ public static class InternalCreditsApi
             _ => Problems.NotFound("No such reservation."),
         };
 
+    /// <summary>Settles up to <see cref="MaxSettleBatch"/> reservations at once; each answer is what its own settle would say.</summary>
+    public static async Task<Results<Ok<SettleManyResponse>, ProblemHttpResult>> SettleMany(
+        HttpRequest request, CreditLedger ledger, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await JsonBody.ReadAsync(request);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        var ids = body.Ids("reservation_ids", MaxSettleBatch);
+        if (body.Problem is { } invalid)
+        {
+            return invalid;
+        }
+
+        var outcomes = await ledger.SettleManyAsync(ids, cancellationToken);
+        return TypedResults.Ok(new SettleManyResponse([.. ids.Select((id, i) => new SettleResponse(id, outcomes[i] switch
+        {
+            SettleOutcome.Settled => ReservationStatus.Settled,
+            SettleOutcome.AlreadyRefunded => ReservationStatus.Refunded,
+            _ => "not_found",
+        }))]));
+    }
+
     /// <summary>Refunds exactly once; a repeated (or concurrent) refund writes nothing and answers as the first did.</summary>
     public static async Task<Results<Ok<RefundResponse>, ProblemHttpResult>> Refund(
         Guid id, HttpRequest request, CreditLedger ledger, CancellationToken cancellationToken)
@@ -143,5 +170,8 @@ public sealed record AccountResponse(long Balance, bool Created);
 public sealed record ReservationResponse(Guid ReservationId, string Operation, long Charged, long BalanceAfter, string Status, bool Replayed);
 
 public sealed record SettleResponse(Guid ReservationId, string Status);
+
+/// <summary>One answer per id asked, in the same order: <c>settled</c>, <c>refunded</c> (its charge cannot stand) or <c>not_found</c>.</summary>
+public sealed record SettleManyResponse(IReadOnlyList<SettleResponse> Reservations);
 
 public sealed record RefundResponse(Guid ReservationId, string Status, long BalanceAfter);
