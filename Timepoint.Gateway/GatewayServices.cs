@@ -48,6 +48,7 @@ public static class GatewayServices
         builder.Services.AddSingleton<EdgeAuthentication>();
         builder.Services.AddSingleton<EdgeRateLimiter>();
         builder.Services.AddSingleton<RateLimiting>();
+        builder.Services.AddSingleton<CreditsSettlement>();
         builder.Services.AddSingleton<CreditsMetering>();
         builder.Services.AddSingleton<UpstreamErrors>();
 

@@ -12,4 +12,6 @@ namespace Timepoint.Gateway;
 [JsonSerializable(typeof(ReserveRequest))]
 [JsonSerializable(typeof(Reservation))]
 [JsonSerializable(typeof(RefundRequest))]
+[JsonSerializable(typeof(SettleManyRequest))]
+[JsonSerializable(typeof(SettleManyResponse))]
 public sealed partial class ServiceJson : JsonSerializerContext;

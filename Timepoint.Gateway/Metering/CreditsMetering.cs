@@ -15,8 +15,8 @@ public interface ICreditsMeteringApi
     [Post("/internal/credits/reserve")]
     Task<IApiResponse<Reservation>> ReserveAsync([Body] ReserveRequest request, CancellationToken cancellationToken);
 
-    [Post("/internal/credits/reservations/{id}/settle")]
-    Task<IApiResponse> SettleAsync(Guid id, CancellationToken cancellationToken);
+    [Post("/internal/credits/reservations/settle")]
+    Task<IApiResponse<SettleManyResponse>> SettleManyAsync([Body] SettleManyRequest request, CancellationToken cancellationToken);
 
     [Post("/internal/credits/reservations/{id}/refund")]
     Task<IApiResponse> RefundAsync(Guid id, [Body] RefundRequest request, CancellationToken cancellationToken);
@@ -33,7 +33,8 @@ public sealed record RefundRequest(string Reason);
 /// once on anything else (5xx, timeout, lost connection, or a stream that ends before <c>done</c>). With an
 /// Idempotency-Key a retry is not charged again: it gets the first outcome, or 409 while the first is in flight.
 /// </summary>
-public sealed partial class CreditsMetering(ICreditsMeteringApi credits, IdempotentOutcomes outcomes, ILogger<CreditsMetering> logger)
+public sealed partial class CreditsMetering(ICreditsMeteringApi credits, CreditsSettlement settlement, IdempotentOutcomes outcomes,
+    ILogger<CreditsMetering> logger)
 {
     public const int MaxIdempotencyKeyLength = 255;
     private const int MaxMeteredBody = 1024 * 1024;
@@ -136,21 +137,29 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Idempot
     {
         // Settle and refund are idempotent at credits: retried by the resilience handler, never doubled. A reservation
         // left open (credits down) is refunded by credits' reconciler.
+        var action = succeeded ? "settle" : "refund";
         try
         {
-            var answer = succeeded
-                ? await credits.SettleAsync(reservation.ReservationId, CancellationToken.None)
-                : await credits.RefundAsync(reservation.ReservationId, new RefundRequest(reason), CancellationToken.None);
+            if (succeeded)
+            {
+                var status = await settlement.SettleAsync(reservation.ReservationId);
+                if (status != "settled")
+                {
+                    logger.LogError("Credits answered {Status} to settle of reservation {Reservation}", status, reservation.ReservationId);
+                }
+
+                return;
+            }
+
+            var answer = await credits.RefundAsync(reservation.ReservationId, new RefundRequest(reason), CancellationToken.None);
             if (!answer.IsSuccessStatusCode)
             {
-                logger.LogError("Credits answered {Status} to {Action} of reservation {Reservation}", answer.StatusCode,
-                    succeeded ? "settle" : "refund", reservation.ReservationId);
+                logger.LogError("Credits answered {Status} to refund of reservation {Reservation}", answer.StatusCode, reservation.ReservationId);
             }
         }
         catch (Exception ex)
         {
-            logger.LogError("Could not {Action} reservation {Reservation}: {Error}", succeeded ? "settle" : "refund",
-                reservation.ReservationId, ex.Message);
+            logger.LogError("Could not {Action} reservation {Reservation}: {Error}", action, reservation.ReservationId, ex.Message);
         }
     }
 
