@@ -142,9 +142,10 @@ ledger = [
     "that is not its ledger's sum, a charge without a timepoint behind it (settled > created), or a 2xx the client saw that "
     "was not charged (2xx seen > settled). wrk stops with requests in flight: those the backend completed are charged but "
     "never counted by wrk (2xx seen < settled); those cut off before the backend answered are refunded (created may exceed "
-    "settled by those flash finished after the edge gave up). \"Still held\" are reservations whose client went away while the "
-    "edge was reserving (the edge's call to credits carries the request's cancellation): nothing was forwarded, and credits' "
-    "reconciler refunds them after its reservation timeout (300 s); they are reported, not counted as discrepancies.",
+    "settled by those flash finished after the edge gave up). \"Still held\" are reservations open when the check ran, "
+    "after it waited for none to be open: the edge refunds a reservation at once when its client went away while it was "
+    "reserving, so any left are for credits' reconciler (reservation timeout, 300 s); they are reported, not counted as "
+    "discrepancies.",
     f"Discrepancies: **{discrepancies}**.",
 ]
 

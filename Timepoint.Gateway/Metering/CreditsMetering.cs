@@ -75,16 +75,23 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
         // Without a client key the edge still names the reservation, so its own retries to credits never charge twice.
         var idempotencyKey = clientKey.Length > 0 ? "client:" + clientKey : "edge:" + Guid.NewGuid().ToString("N");
         var fingerprint = Fingerprint(context.Request, body);
+        var clientGone = context.RequestAborted; // read now: the context may be torn down once the client is gone
         IApiResponse<Reservation> reserved;
         try
         {
-            reserved = await credits.ReserveAsync(new ReserveRequest(caller.UserId, operation!, idempotencyKey, fingerprint), context.RequestAborted);
+            // Not cancelled with the client: credits may commit the debit whatever the edge does, so the edge waits for
+            // the answer (bounded by the client timeout) and gives the credits back at once if the client has gone.
+            reserved = await credits.ReserveAsync(new ReserveRequest(caller.UserId, operation!, idempotencyKey, fingerprint), CancellationToken.None);
         }
         // Refused, timed out or circuit open: nothing was charged, so refuse the call (fail closed).
-        catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested)
+        catch (Exception ex)
         {
             logger.LogWarning("Credits unreachable for {Operation}: {Error}", operation, ex.Message);
-            await Unavailable(context);
+            if (!clientGone.IsCancellationRequested)
+            {
+                await Unavailable(context);
+            }
+
             return;
         }
 
@@ -95,6 +102,16 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
         }
 
         var reservation = reserved.Content!;
+        if (clientGone.IsCancellationRequested)
+        {
+            if (!reservation.Replayed)
+            {
+                await FinishAsync(reservation, succeeded: false, "client went away before the call was forwarded");
+            }
+
+            return;
+        }
+
         if (reservation.Replayed && clientKey.Length > 0)
         {
             await ReplayAsync(context, caller, clientKey, reservation);

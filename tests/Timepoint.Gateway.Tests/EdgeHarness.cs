@@ -16,10 +16,14 @@ public abstract class EdgeHarness : IAsyncLifetime
     {
     }
 
+    /// <summary>Stand-ins of a test class, started before <see cref="Configure"/> (so their addresses are known there).</summary>
+    protected virtual Task StartStandInsAsync() => Task.CompletedTask;
+
     public async Task InitializeAsync()
     {
         await identity.StartAsync();
         await backend.StartAsync();
+        await StartStandInsAsync();
         await gateway.UseRedisAsync();
         gateway.Settings["Gateway:Destinations:identity"] = identity.Address.ToString();
         foreach (var cluster in new[] { "credits", "flash", "clockchain", "pro" })
@@ -35,7 +39,7 @@ public abstract class EdgeHarness : IAsyncLifetime
         client = gateway.CreateClient();
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         client.Dispose();
         await gateway.DisposeAsync();
