@@ -22,82 +22,49 @@ public sealed partial class SecurityTests
     [Order(21)]
     public async Task Redis_stopped_mid_load_leaves_jwt_traffic_and_metering_correct_and_limits_visibly_degraded()
     {
-        await WaitForSteadyAsync();
-        var users = await UsersAsync(4);
-        var phase = new Phase();
-        using var stop = new CancellationTokenSource();
-        var load = LoadAsync(users, phase, stop.Token);
-
-        await Task.Delay(TimeSpan.FromSeconds(1));
-        phase.Name = "outage";
-        await platform.ExecuteAsync("redis", KnownResourceCommands.StopCommand);
-        try
+        using var outage = await OutageUnderLoadAsync("redis", async () =>
         {
             await WaitForGatewayAsync("degraded");
             await Task.Delay(TimeSpan.FromSeconds(5));
-        }
-        finally
-        {
-            await platform.ExecuteAsync("redis", KnownResourceCommands.StartCommand);
-        }
+        });
 
-        phase.Name = "recovery";
         await WaitForGatewayAsync("healthy");
-        await stop.CancelAsync();
-        var answers = await load;
+        var answers = await outage.EndAsync();
 
         // Calls that started or ended during the outage (a slow call may span two phases).
-        var outage = answers.Where(a => a.Phase.Contains("outage", StringComparison.Ordinal)).ToList();
-        Assert.Contains(outage, a => a.Kind == "read");
-        Assert.Contains(outage, a => a.Kind == "metered");
+        var duringOutage = answers.Where(a => a.Phase.Contains("outage", StringComparison.Ordinal)).ToList();
+        Assert.Contains(duringOutage, a => a.Kind == "read");
+        Assert.Contains(duringOutage, a => a.Kind == "metered");
         // JWT reads never notice; metered calls are charged as usual; limits still answer with their headers (per replica).
         Assert.All(answers.Where(a => a.Kind == "read"), a => Assert.Equal(200, a.Status));
         Assert.All(answers.Where(a => a.Kind == "metered"), a => Assert.Contains(a.Status, new[] { 200, 429 }));
         Assert.All(answers, a => Assert.True(a.RateLimitHeaders, $"{a.Kind} {a.Status} in {a.Phase} without X-RateLimit-*"));
-        await AssertLedgerAsync(users, answers);
+        await AssertLedgerAsync(outage.Users, answers);
     }
 
     [Fact]
     [Order(22)]
     public async Task Postgres_restarted_mid_load_answers_503_with_retry_after_then_recovers_without_partial_ledger_rows()
     {
-        await WaitForSteadyAsync();
-        var users = await UsersAsync(4);
-        var phase = new Phase();
-        using var stop = new CancellationTokenSource();
-        var load = LoadAsync(users, phase, stop.Token);
+        using var outage = await OutageUnderLoadAsync("postgres", () => Task.Delay(TimeSpan.FromSeconds(4)));
 
-        await Task.Delay(TimeSpan.FromSeconds(1));
-        phase.Name = "outage";
-        await platform.ExecuteAsync("postgres", KnownResourceCommands.StopCommand);
-        try
-        {
-            await Task.Delay(TimeSpan.FromSeconds(4));
-        }
-        finally
-        {
-            await platform.ExecuteAsync("postgres", KnownResourceCommands.StartCommand);
-        }
-
-        phase.Name = "recovery";
         // The pools reconnect: metered calls succeed again.
         await SecurityFixture.WaitUntilAsync(async () =>
         {
-            using var response = await platform.Gateway.SendAsync(Platform.As(users[0], HttpMethod.Get, "/api/v1/credits/balance"));
+            using var response = await platform.Gateway.SendAsync(Platform.As(outage.Users[0], HttpMethod.Get, "/api/v1/credits/balance"));
             return response.StatusCode == HttpStatusCode.OK;
         }, Settle, "credits to read its database again");
         await Task.Delay(TimeSpan.FromSeconds(2));
-        phase.Name = "after";
+        outage.Phase.Name = "after";
         await Task.Delay(TimeSpan.FromSeconds(2));
-        await stop.CancelAsync();
-        var answers = await load;
+        var answers = await outage.EndAsync();
 
         var failures = answers.Where(a => a.Status >= 500).ToList();
         Assert.NotEmpty(failures); // the outage was felt...
         Assert.All(failures, a => Assert.True(a.Status == 503 && a.RetryAfter, $"{a.Kind} answered {a.Status} (Retry-After: {a.RetryAfter}) in {a.Phase}"));
         // Back to normal: paid, or refused for the ordinary reasons (out of credits after a long recovery, tier limit).
         Assert.All(answers.Where(a => a.Phase == "after"), a => Assert.Contains(a.Status, new[] { 200, 402, 429 }));
-        await AssertLedgerAsync(users, answers);
+        await AssertLedgerAsync(outage.Users, answers);
     }
 
     [Fact]
@@ -180,6 +147,47 @@ public sealed partial class SecurityTests
     private sealed class Phase
     {
         public volatile string Name = "before";
+    }
+
+    /// <summary>
+    /// Load on fresh users; a second in, <paramref name="resource"/> is stopped (phase "outage") while
+    /// <paramref name="whileDown"/> runs, then started again whatever happened (phase "recovery"). The load goes on until
+    /// <see cref="Outage.EndAsync"/>.
+    /// </summary>
+    private async Task<Outage> OutageUnderLoadAsync(string resource, Func<Task> whileDown)
+    {
+        await WaitForSteadyAsync();
+        var users = await UsersAsync(4);
+        var phase = new Phase();
+        var stop = new CancellationTokenSource();
+        var load = LoadAsync(users, phase, stop.Token);
+
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        phase.Name = "outage";
+        await platform.ExecuteAsync(resource, KnownResourceCommands.StopCommand);
+        try
+        {
+            await whileDown();
+        }
+        finally
+        {
+            await platform.ExecuteAsync(resource, KnownResourceCommands.StartCommand);
+        }
+
+        phase.Name = "recovery";
+        return new Outage(users, phase, stop, load);
+    }
+
+    private sealed record Outage(List<User> Users, Phase Phase, CancellationTokenSource Stop, Task<List<Answer>> Load) : IDisposable
+    {
+        /// <summary>Stops the load and returns every answer it got.</summary>
+        public async Task<List<Answer>> EndAsync()
+        {
+            await Stop.CancelAsync();
+            return await Load;
+        }
+
+        public void Dispose() => Stop.Dispose();
     }
 
     private async Task<List<User>> UsersAsync(int count)
