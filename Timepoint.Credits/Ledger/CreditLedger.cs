@@ -547,11 +547,7 @@ public sealed class CreditLedger
             try
             {
                 var result = await work(tx);
-                if (!tx.Abandoned)
-                {
-                    await transaction.CommitAsync(cancellationToken);
-                }
-
+                await transaction.CommitAsync(cancellationToken);
                 return result;
             }
             catch (PostgresException ex) when (attempt < MaxAttempts &&
@@ -565,8 +561,6 @@ public sealed class CreditLedger
     /// <summary>A connection and (optionally) its transaction, with a shorthand for parameterised commands.</summary>
     private sealed class Tx(NpgsqlConnection connection, NpgsqlTransaction? transaction)
     {
-        public bool Abandoned { get; private set; }
-
         public NpgsqlCommand Sql(string sql, params (string Name, object? Value)[] parameters)
         {
             var command = new NpgsqlCommand(sql, connection, transaction);
@@ -576,12 +570,6 @@ public sealed class CreditLedger
             }
 
             return command;
-        }
-
-        public async Task AbandonAsync(CancellationToken cancellationToken)
-        {
-            await transaction!.RollbackAsync(cancellationToken);
-            Abandoned = true;
         }
     }
 }
