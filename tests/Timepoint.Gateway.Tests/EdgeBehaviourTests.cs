@@ -15,7 +15,7 @@ public sealed class EdgeBehaviourTests : EdgeHarness
     }
 
     [Fact]
-    public async Task A_route_timeout_answers_504_upstream_timeout()
+    public async Task A_route_timeout_answers_504_upstream_timeout_with_the_rate_limit_headers()
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/credits/costs");
         request.Headers.Add("X-Test-Delay-Ms", "5000");
@@ -26,6 +26,8 @@ public sealed class EdgeBehaviourTests : EdgeHarness
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
         Assert.Equal("upstream_timeout", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(4), $"took {started.Elapsed}");
+        Assert.All(new[] { "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset" },
+            name => Assert.True(response.Headers.Contains(name), $"{name} missing"));
     }
 
     [Fact]
