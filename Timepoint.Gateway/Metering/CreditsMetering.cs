@@ -83,7 +83,8 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
             // the answer (bounded by the client timeout) and gives the credits back at once if the client has gone.
             reserved = await credits.ReserveAsync(new ReserveRequest(caller.UserId, operation!, idempotencyKey, fingerprint), CancellationToken.None);
         }
-        // Refused, timed out or circuit open: nothing was charged, so refuse the call (fail closed).
+        // Refused, timed out or circuit open: refuse the call (fail closed), nothing forwarded. A debit credits committed
+        // after the edge stopped waiting stays open and is refunded by credits' reconciler.
         catch (Exception ex)
         {
             logger.LogWarning("Credits unreachable for {Operation}: {Error}", operation, ex.Message);
