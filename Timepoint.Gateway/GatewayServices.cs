@@ -47,6 +47,7 @@ public static class GatewayServices
 
         builder.Services.AddSingleton<EdgeAuthentication>();
         builder.Services.AddSingleton<EdgeRateLimiter>();
+        builder.Services.AddHostedService<RateLimitLeases>();
         builder.Services.AddSingleton<RateLimiting>();
         builder.Services.AddSingleton<CreditsSettlement>();
         builder.Services.AddSingleton<CreditsMetering>();

@@ -6,17 +6,52 @@ namespace Timepoint.Gateway.Limits;
 public readonly record struct RateDecision(bool Allowed, int Limit, int Remaining, long ResetAt, int RetryAfterSeconds);
 
 /// <summary>
-/// Fixed one-minute windows counted in Redis, so every gateway replica spends one budget. When Redis cannot be reached
-/// the limits fall back to per-replica counters: limits fail open, and say so in a log line and a metric.
+/// Fixed one-minute windows counted in Redis, so every gateway replica spends one budget.
+/// <para>
+/// A replica takes a window's budget from Redis in leases and counts them down locally: one round trip per lease, not
+/// per request. A caller with one request at a time gets leases of one unit, so Redis is asked every time, as before;
+/// a busy caller's leases double while they run out quickly (at most <see cref="MaxLease"/> units), and a lease is never
+/// more than a sixteenth of what is left of the window, so the last part of a budget goes one unit at a time. The total
+/// a window admits over all replicas never exceeds its limit. A lease left idle for <see cref="IdleLease"/> goes back
+/// to Redis (<see cref="ReturnIdleLeasesAsync"/>), so units one replica holds do not stay refused to the others.
+/// X-RateLimit-Remaining is exact on one replica; with several, it counts units leased to the others as spent.
+/// </para>
+/// When Redis cannot be reached the limits fall back to per-replica counters: limits fail open, and say so in a log
+/// line and a metric.
 /// </summary>
 public sealed class EdgeRateLimiter(IConnectionMultiplexer redis, TimeProvider clock, GatewayMetrics metrics, ILogger<EdgeRateLimiter> logger)
 {
+    /// <summary>The most units one lease takes from Redis.</summary>
+    public const int MaxLease = 64;
+
+    /// <summary>How long a lease's unused units stay with a replica that is not using them.</summary>
+    public static readonly TimeSpan IdleLease = TimeSpan.FromMilliseconds(250);
+
     private const int WindowSeconds = 60;
 
-    // INCR, and start the window's expiry on its first hit: one round trip, atomic.
-    private static readonly LuaScript Count = LuaScript.Prepare(
-        "local n = redis.call('INCR', @key) if n == 1 then redis.call('EXPIRE', @key, @ttl) end return n");
+    // A lease used up faster than this asks for twice as many units next time; a slower one for half.
+    private static readonly TimeSpan BusyLease = TimeSpan.FromMilliseconds(100);
 
+    // Refused callers are told so locally for this long before Redis is asked again (idle leases may come back).
+    private static readonly TimeSpan RefusalMemory = TimeSpan.FromSeconds(1);
+
+    // Takes up to @want units of the window: never beyond @limit, at most a sixteenth of what is left, at least one.
+    // Returns { units counted in the window after this, units granted }. One round trip, atomic.
+    private static readonly LuaScript Take = LuaScript.Prepare("""
+        local used = tonumber(redis.call('GET', @key) or '0')
+        local left = tonumber(@limit) - used
+        if left < 1 then return { used, 0 } end
+        local grant = math.max(1, math.min(tonumber(@want), math.floor(left / 16)))
+        local n = redis.call('INCRBY', @key, grant)
+        if n == grant then redis.call('EXPIRE', @key, @ttl) end
+        return { n, grant }
+        """);
+
+    // Gives unused units back to a window that still exists (an expired window has nothing to give back to).
+    private static readonly LuaScript GiveBack = LuaScript.Prepare(
+        "if redis.call('EXISTS', @key) == 1 then return redis.call('DECRBY', @key, @count) end return 0");
+
+    private readonly ConcurrentDictionary<(string Bucket, string Subject), Lease> leases = new();
     private readonly ConcurrentDictionary<string, LocalWindow> local = new();
     private long lastFallbackLog;
 
@@ -25,22 +60,149 @@ public sealed class EdgeRateLimiter(IConnectionMultiplexer redis, TimeProvider c
         var now = clock.GetUtcNow().ToUnixTimeSeconds();
         var window = now / WindowSeconds;
         var resetAt = (window + 1) * WindowSeconds;
-        var key = $"rl:{bucket}:{subject}:{window}";
-        long count;
+        while (true)
+        {
+            var lease = leases.GetOrAdd((bucket, subject), static _ => new Lease());
+            Task<bool> refill;
+            lock (lease)
+            {
+                if (lease.Retired)
+                {
+                    continue;
+                }
+
+                var ticks = clock.GetTimestamp();
+                if (lease.Window != window)
+                {
+                    // Units left over from the previous window expire with it.
+                    lease.Start(window);
+                }
+
+                lease.LastHit = ticks;
+                if (lease.Next <= lease.Last)
+                {
+                    return Decide(lease.Next++, limit, now, resetAt);
+                }
+
+                if (lease.RefusedUntil > ticks)
+                {
+                    return Decide(limit + 1, limit, now, resetAt);
+                }
+
+                refill = lease.Refill ??= RefillAsync(lease, bucket, subject, window, limit);
+                if (refill.IsCompleted)
+                {
+                    // It finished before it was stored (Redis refused at once): nothing left to wait for.
+                    lease.Refill = null;
+                }
+            }
+
+            if (!await refill)
+            {
+                return Decide(CountLocally($"{bucket}:{subject}", window), limit, now, resetAt);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Gives the unused units of leases not used for <paramref name="idle"/> back to Redis, and forgets leases of past
+    /// windows. Called every <see cref="IdleLease"/> by <see cref="RateLimitLeases"/>, and with zero when the replica stops.
+    /// </summary>
+    public async Task ReturnIdleLeasesAsync(TimeSpan idle)
+    {
+        var window = clock.GetUtcNow().ToUnixTimeSeconds() / WindowSeconds;
+        var ticks = clock.GetTimestamp();
+        foreach (var (key, lease) in leases)
+        {
+            long unused;
+            lock (lease)
+            {
+                if (lease.Refill is not null || clock.GetElapsedTime(lease.LastHit, ticks) < idle)
+                {
+                    continue;
+                }
+
+                if (lease.Window != window)
+                {
+                    // Left alone since a past window: nothing to give back, and nobody to keep it for. A hit that
+                    // already holds this lease sees it retired and takes the new one.
+                    lease.Retired = true;
+                    leases.TryRemove(new KeyValuePair<(string, string), Lease>(key, lease));
+                    continue;
+                }
+
+                unused = lease.Last - lease.Next + 1;
+                if (unused <= 0)
+                {
+                    continue;
+                }
+
+                lease.Next = lease.Last + 1;
+                lease.Size = 1;
+            }
+
+            try
+            {
+                await redis.GetDatabase().ScriptEvaluateAsync(GiveBack,
+                    new { key = (RedisKey)RedisKeyOf(key.Bucket, key.Subject, window), count = unused });
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                // The units stay counted as spent until the window ends: stricter, never looser.
+                logger.LogDebug("Could not give {Units} rate-limit units back to Redis: {Error}", unused, ex.Message);
+            }
+        }
+    }
+
+    private async Task<bool> RefillAsync(Lease lease, string bucket, string subject, long window, int limit)
+    {
+        var want = lease.WantNext(clock);
         try
         {
-            count = (long)await redis.GetDatabase().ScriptEvaluateAsync(Count, new { key = (RedisKey)key, ttl = WindowSeconds + 5 });
+            var answer = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(Take,
+                new { key = (RedisKey)RedisKeyOf(bucket, subject, window), limit, want, ttl = WindowSeconds + 5 }))!;
+            var (counted, granted) = ((long)answer[0], (long)answer[1]);
+            lock (lease)
+            {
+                lease.Refill = null;
+                if (lease.Window != window)
+                {
+                    return true;
+                }
+
+                if (granted == 0)
+                {
+                    lease.RefusedUntil = clock.GetTimestamp() + (long)(RefusalMemory.TotalSeconds * clock.TimestampFrequency);
+                }
+                else
+                {
+                    lease.Granted(counted - granted + 1, counted, clock.GetTimestamp());
+                }
+            }
+
+            return true;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            count = CountLocally(key, window, ex);
-        }
+            lock (lease)
+            {
+                lease.Refill = null;
+            }
 
+            Fallback(ex);
+            return false;
+        }
+    }
+
+    private static RateDecision Decide(long count, int limit, long now, long resetAt)
+    {
         var allowed = count <= limit;
         return new RateDecision(allowed, limit, (int)Math.Max(0, limit - count), resetAt, allowed ? 0 : (int)Math.Max(1, resetAt - now));
     }
 
-    private long CountLocally(string key, long window, Exception error)
+    private static string RedisKeyOf(string bucket, string subject, long window) => $"rl:{bucket}:{subject}:{window}";
+
+    private void Fallback(Exception error)
     {
         metrics.RateLimitFallback();
         var now = Environment.TickCount64;
@@ -49,7 +211,10 @@ public sealed class EdgeRateLimiter(IConnectionMultiplexer redis, TimeProvider c
         {
             logger.LogWarning("Redis is unreachable ({Error}); rate limits are per replica until it is back", error.Message);
         }
+    }
 
+    private long CountLocally(string key, long window)
+    {
         if (local.Count > 100_000)
         {
             foreach (var stale in local.Where(p => p.Value.Window < window).Select(p => p.Key).ToList())
@@ -58,8 +223,50 @@ public sealed class EdgeRateLimiter(IConnectionMultiplexer redis, TimeProvider c
             }
         }
 
-        return local.AddOrUpdate(key, _ => new LocalWindow(window, 1), (_, w) => w with { Count = w.Count + 1 }).Count;
+        return local.AddOrUpdate(key, _ => new LocalWindow(window, 1),
+            (_, w) => w.Window == window ? w with { Count = w.Count + 1 } : new LocalWindow(window, 1)).Count;
     }
 
     private sealed record LocalWindow(long Window, long Count);
+
+    /// <summary>One caller's units of the current window held by this replica: <see cref="Next"/> to <see cref="Last"/>.</summary>
+    private sealed class Lease
+    {
+        public long Window = -1;
+        public long Next = 1;
+        public long Last;
+        public int Size = 1;
+        public long GrantedAt;
+        public long LastHit;
+        public long RefusedUntil;
+        public bool Retired;
+        public Task<bool>? Refill;
+
+        public void Start(long window)
+        {
+            Window = window;
+            Next = 1;
+            Last = 0;
+            Size = 1;
+            RefusedUntil = 0;
+        }
+
+        public int WantNext(TimeProvider clock)
+        {
+            // Called under the lock, before the round trip: a lease that ran out quickly asks for more.
+            if (GrantedAt != 0)
+            {
+                Size = clock.GetElapsedTime(GrantedAt) < BusyLease ? Math.Min(MaxLease, Size * 2) : Math.Max(1, Size / 2);
+            }
+
+            return Size;
+        }
+
+        public void Granted(long first, long last, long ticks)
+        {
+            Next = first;
+            Last = last;
+            GrantedAt = ticks;
+        }
+    }
 }
