@@ -87,7 +87,9 @@ public static class LocalServers
         {
             try
             {
-                process.Kill(entireProcessTree: true);
+                // The server process alone: PostgreSQL's own processes end when they see their postmaster gone.
+                // Killing the tree stops every process first and then kills them, which left some stopped for good.
+                process.Kill();
             }
             catch (InvalidOperationException)
             {
