@@ -1,3 +1,4 @@
+using System.Collections;
 using System.Diagnostics;
 using Timepoint.Gateway.Auth;
 using Timepoint.Gateway.Routing;
@@ -9,56 +10,93 @@ namespace Timepoint.Gateway.Proxy;
 /// request (as a logging scope, which the dashboard shows as attributes), and writes one line when it is answered.
 /// Never a credential: only what the edge derived from it.
 /// </summary>
-public sealed class EdgeRequestLog(ILogger<EdgeRequestLog> logger)
+public sealed partial class EdgeRequestLog(ILogger<EdgeRequestLog> logger)
 {
     /// <summary>The problem code of a refusal, left in <see cref="HttpContext.Items"/> by whoever refused.</summary>
     public const string RefusalItem = "timepoint.refusal";
 
-    /// <summary>Outermost step: request id and route on every record, and the line that ends the request.</summary>
+    /// <summary>Outermost step: one scope for the whole request, and the line that ends it.</summary>
     public async Task InvokeAsync(HttpContext context, Func<Task> next)
     {
         var route = context.GetEdgeRoute()!;
         var started = Stopwatch.GetTimestamp();
-        KeyValuePair<string, object?>[] request = [new("RequestId", context.GetRequestId()), new("Route", route.Id)];
-        using (logger.BeginScope(request))
+        var scope = new RequestScope(context.GetRequestId(), route.Id);
+        context.Features.Set(scope);
+        using (logger.BeginScope(scope))
         {
             await next();
             var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            var status = context.Response.StatusCode;
-            using (logger.BeginScope(CallerScope(context)))
+            if (context.Items[RefusalItem] is string code)
             {
-                if (context.Items[RefusalItem] is string code)
-                {
-                    logger.LogInformation("Refused {Method} {Route} with {Status} {Code} in {ElapsedMs:0.0} ms",
-                        context.Request.Method, route.Id, status, code, elapsed);
-                }
-                else
-                {
-                    logger.LogInformation("Answered {Method} {Route} with {Status} in {ElapsedMs:0.0} ms",
-                        context.Request.Method, route.Id, status, elapsed);
-                }
+                Refused(logger, context.Request.Method, route.Id, context.Response.StatusCode, code, elapsed);
+            }
+            else
+            {
+                Answered(logger, context.Request.Method, route.Id, context.Response.StatusCode, elapsed);
             }
         }
     }
 
-    /// <summary>Right after authentication: who the caller is, on every record written further in.</summary>
-    public async Task CallerScopeAsync(HttpContext context, Func<Task> next)
+    /// <summary>Right after authentication: who the caller is, on every record written from here on.</summary>
+    public Task CallerScopeAsync(HttpContext context, Func<Task> next)
     {
-        using (logger.BeginScope(CallerScope(context)))
+        if (context.Features.Get<Caller>() is { } caller)
         {
-            await next();
+            context.Features.Get<RequestScope>()?.Name(caller);
         }
+
+        return next();
     }
 
-    // Values copied now: exporters may read a scope after the request is over.
-    private static KeyValuePair<string, object?>[] CallerScope(HttpContext context)
+    [LoggerMessage(Level = LogLevel.Information, Message = "Answered {Method} {Route} with {Status} in {ElapsedMs:0.0} ms")]
+    private static partial void Answered(ILogger logger, string method, string route, int status, double elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Refused {Method} {Route} with {Status} {Code} in {ElapsedMs:0.0} ms")]
+    private static partial void Refused(ILogger logger, string method, string route, int status, string code, double elapsedMs);
+
+    /// <summary>
+    /// The request's scope: request id and route from the start, the caller once authentication named one (until then,
+    /// auth method "none"). One object per request; exporters that read a record's scopes after the request is over
+    /// see its caller, which is the request's caller whenever the record was written.
+    /// </summary>
+    private sealed class RequestScope(string requestId, string route) : IReadOnlyList<KeyValuePair<string, object?>>
     {
-        var caller = context.Features.Get<Caller>();
-        return
-        [
-            new("AuthMethod", caller?.Method ?? "none"),
-            new("UserId", caller?.UserId.ToString()),
-            new("ApiKeyId", caller?.ApiKeyId),
-        ];
+        private static readonly Who Nobody = new("none", null, null);
+        private Who who = Nobody;
+
+        public int Count => 5;
+
+        public KeyValuePair<string, object?> this[int index]
+        {
+            get
+            {
+                var current = Volatile.Read(ref who);
+                return index switch
+                {
+                    0 => new("RequestId", requestId),
+                    1 => new("Route", route),
+                    2 => new("AuthMethod", current.Method),
+                    3 => new("UserId", current.UserId),
+                    4 => new("ApiKeyId", current.ApiKeyId),
+                    _ => throw new ArgumentOutOfRangeException(nameof(index)),
+                };
+            }
+        }
+
+        public void Name(Caller caller) => Volatile.Write(ref who, new Who(caller.Method, caller.UserId.ToString(), caller.ApiKeyId));
+
+        public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                yield return this[i];
+            }
+        }
+
+        IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+        public override string ToString() => $"RequestId:{requestId} Route:{route} AuthMethod:{Volatile.Read(ref who).Method}";
+
+        private sealed record Who(string Method, string? UserId, string? ApiKeyId);
     }
 }
