@@ -29,6 +29,12 @@ public sealed class EdgeRateLimiter(IConnectionMultiplexer redis, TimeProvider c
 
     private const int WindowSeconds = 60;
 
+    /// <summary>
+    /// The most callers holding leases at once (entries go when their window has passed). Beyond it, new callers are
+    /// counted with one round trip per request, as without leases, so memory stays bounded whatever the traffic.
+    /// </summary>
+    public int MaxLeases { get; init; } = 100_000;
+
     // A lease used up faster than this asks for twice as many units next time; a slower one for half.
     private static readonly TimeSpan BusyLease = TimeSpan.FromMilliseconds(100);
 
@@ -52,6 +58,7 @@ public sealed class EdgeRateLimiter(IConnectionMultiplexer redis, TimeProvider c
         "if redis.call('EXISTS', @key) == 1 then return redis.call('DECRBY', @key, @count) end return 0");
 
     private readonly ConcurrentDictionary<(string Bucket, string Subject), Lease> leases = new();
+    private long leaseCount;
     private readonly ConcurrentDictionary<string, LocalWindow> local = new();
     private long lastFallbackLog;
 
@@ -62,7 +69,23 @@ public sealed class EdgeRateLimiter(IConnectionMultiplexer redis, TimeProvider c
         var resetAt = (window + 1) * WindowSeconds;
         while (true)
         {
-            var lease = leases.GetOrAdd((bucket, subject), static _ => new Lease());
+            if (!leases.TryGetValue((bucket, subject), out var lease))
+            {
+                if (Volatile.Read(ref leaseCount) >= MaxLeases)
+                {
+                    // Callers without a lease beyond the cap (many addresses at once): one round trip each, no state.
+                    return await HitOnceAsync(bucket, subject, limit, window, now, resetAt);
+                }
+
+                lease = new Lease();
+                if (!leases.TryAdd((bucket, subject), lease))
+                {
+                    continue; // another request added it first: use that one
+                }
+
+                Interlocked.Increment(ref leaseCount);
+            }
+
             Task<bool> refill;
             lock (lease)
             {
@@ -127,7 +150,11 @@ public sealed class EdgeRateLimiter(IConnectionMultiplexer redis, TimeProvider c
                     // Left alone since a past window: nothing to give back, and nobody to keep it for. A hit that
                     // already holds this lease sees it retired and takes the new one.
                     lease.Retired = true;
-                    leases.TryRemove(new KeyValuePair<(string, string), Lease>(key, lease));
+                    if (leases.TryRemove(new KeyValuePair<(string, string), Lease>(key, lease)))
+                    {
+                        Interlocked.Decrement(ref leaseCount);
+                    }
+
                     continue;
                 }
 
@@ -154,14 +181,33 @@ public sealed class EdgeRateLimiter(IConnectionMultiplexer redis, TimeProvider c
         }
     }
 
+    private async ValueTask<RateDecision> HitOnceAsync(string bucket, string subject, int limit, long window, long now, long resetAt)
+    {
+        try
+        {
+            var (counted, granted) = await TakeAsync(bucket, subject, window, limit, 1);
+            return Decide(granted == 0 ? limit + 1 : counted, limit, now, resetAt);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Fallback(ex);
+            return Decide(CountLocally($"{bucket}:{subject}", window), limit, now, resetAt);
+        }
+    }
+
+    private async Task<(long Counted, long Granted)> TakeAsync(string bucket, string subject, long window, int limit, int want)
+    {
+        var answer = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(Take,
+            new { key = (RedisKey)RedisKeyOf(bucket, subject, window), limit, want, ttl = WindowSeconds + 5 }))!;
+        return ((long)answer[0], (long)answer[1]);
+    }
+
     private async Task<bool> RefillAsync(Lease lease, string bucket, string subject, long window, int limit)
     {
         var want = lease.WantNext(clock);
         try
         {
-            var answer = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(Take,
-                new { key = (RedisKey)RedisKeyOf(bucket, subject, window), limit, want, ttl = WindowSeconds + 5 }))!;
-            var (counted, granted) = ((long)answer[0], (long)answer[1]);
+            var (counted, granted) = await TakeAsync(bucket, subject, window, limit, want);
             lock (lease)
             {
                 lease.Refill = null;

@@ -130,6 +130,34 @@ public sealed class RateLimitLeaseTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Beyond_the_cap_on_leases_new_callers_are_counted_one_round_trip_each_and_leases_of_past_windows_are_forgotten()
+    {
+        var limiter = new EdgeRateLimiter(redis, clock, new GatewayMetrics(Meters), NullLogger<EdgeRateLimiter>.Instance) { MaxLeases = 1 };
+        var other = $"{subject}-other";
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True((await limiter.HitAsync("read", subject, 100_000)).Allowed);
+            var beyond = await limiter.HitAsync("read", other, 100_000);
+            Assert.True(beyond.Allowed);
+            Assert.Equal(100_000 - i - 1, beyond.Remaining);
+        }
+
+        var window = clock.GetUtcNow().ToUnixTimeSeconds() / 60;
+        Assert.Equal(15, await CountedInRedisAsync());
+        Assert.Equal(10, (long)await redis.GetDatabase().StringGetAsync($"rl:read:{other}:{window}"));
+
+        // A window later the first caller's lease is forgotten, which makes room for the other one.
+        clock.Advance(TimeSpan.FromSeconds(60));
+        await limiter.ReturnIdleLeasesAsync(EdgeRateLimiter.IdleLease);
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True((await limiter.HitAsync("read", other, 100_000)).Allowed);
+        }
+
+        Assert.Equal(15, (long)await redis.GetDatabase().StringGetAsync($"rl:read:{other}:{window + 1}"));
+    }
+
+    [Fact]
     public async Task A_lease_in_use_is_not_given_back()
     {
         var limiter = Replica();
