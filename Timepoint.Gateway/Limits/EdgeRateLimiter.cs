@@ -210,17 +210,11 @@ public sealed class EdgeRateLimiter(IConnectionMultiplexer redis, TimeProvider c
             var (counted, granted) = await TakeAsync(bucket, subject, window, limit, want);
             lock (lease)
             {
-                lease.Refill = null;
-                if (lease.Window != window)
-                {
-                    return true;
-                }
-
-                if (granted == 0)
+                if (lease.Window == window && granted == 0)
                 {
                     lease.RefusedUntil = clock.GetTimestamp() + (long)(RefusalMemory.TotalSeconds * clock.TimestampFrequency);
                 }
-                else
+                else if (lease.Window == window)
                 {
                     lease.Granted(counted - granted + 1, counted, clock.GetTimestamp());
                 }
@@ -230,13 +224,17 @@ public sealed class EdgeRateLimiter(IConnectionMultiplexer redis, TimeProvider c
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
+            Fallback(ex);
+            return false;
+        }
+        finally
+        {
+            // Whatever happened, the next hit that finds the lease empty asks again (a refill that failed in an
+            // unexpected way fails only the requests waiting for it).
             lock (lease)
             {
                 lease.Refill = null;
             }
-
-            Fallback(ex);
-            return false;
         }
     }
 
