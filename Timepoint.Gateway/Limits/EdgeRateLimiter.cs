@@ -173,9 +173,10 @@ public sealed class EdgeRateLimiter(IConnectionMultiplexer redis, TimeProvider c
                 await redis.GetDatabase().ScriptEvaluateAsync(GiveBack,
                     new { key = (RedisKey)RedisKeyOf(key.Bucket, key.Subject, window), count = unused });
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
             {
-                // The units stay counted as spent until the window ends: stricter, never looser.
+                // The units stay counted as spent until the window ends: stricter, never looser. (Disposed: the
+                // replica is stopping and its Redis connection went first.)
                 logger.LogDebug("Could not give {Units} rate-limit units back to Redis: {Error}", unused, ex.Message);
             }
         }

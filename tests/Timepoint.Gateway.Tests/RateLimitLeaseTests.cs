@@ -158,6 +158,23 @@ public sealed class RateLimitLeaseTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Leases_a_stopping_replica_cannot_give_back_stay_counted_as_spent_and_stopping_does_not_fail()
+    {
+        // At shutdown the Redis connection may be disposed before the leases are given back.
+        var own = await ConnectionMultiplexer.ConnectAsync(await LocalServers.RedisConnectionStringAsync());
+        var limiter = new EdgeRateLimiter(own, clock, new GatewayMetrics(Meters), NullLogger<EdgeRateLimiter>.Instance);
+        for (var i = 0; i < 10; i++)
+        {
+            await limiter.HitAsync("read", subject, 1000);
+        }
+
+        await own.DisposeAsync();
+        await limiter.ReturnIdleLeasesAsync(TimeSpan.Zero);
+
+        Assert.Equal(15, await CountedInRedisAsync());
+    }
+
+    [Fact]
     public async Task A_lease_in_use_is_not_given_back()
     {
         var limiter = Replica();
