@@ -211,9 +211,10 @@ report = "\n".join([
     f"- Direct start (no orchestrator): PostgreSQL (initdb included), Redis and all six services healthy "
     f"{meta['startup_seconds']} s after the first process was launched; {meta['command_to_healthy_seconds']} s from the "
     f"command (Release build: {meta['build_seconds']}).",
-    f"- AppHost start (`./scripts/run`, as a developer's F5, build included, fresh data folder): the gateway answered "
-    f"`healthy` (PostgreSQL, Redis and every service healthy before it) after {meta.get('apphost_seconds', 'skipped')}"
-    + (" s." if meta.get('apphost_seconds', '').replace('.', '', 1).isdigit() else "."),
+    (f"- AppHost start (`./scripts/run`, as a developer's F5, build included, fresh data folder): the gateway answered "
+     f"`healthy` (PostgreSQL, Redis and every service healthy before it) after {meta['apphost_seconds']} s."
+     if meta.get("apphost_seconds", "").replace(".", "", 1).isdigit()
+     else f"- AppHost start (`./scripts/run`): {meta.get('apphost_seconds', 'skipped')}."),
     "",
 ])
 with open(args.out, "w") as f:
