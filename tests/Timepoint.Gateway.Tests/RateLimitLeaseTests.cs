@@ -29,6 +29,15 @@ public sealed class RateLimitLeaseTests : IAsyncLifetime
     private async Task<long> CountedInRedisAsync(TimeProvider? time = null) =>
         (long)await redis.GetDatabase().StringGetAsync($"rl:read:{subject}:{(time ?? clock).GetUtcNow().ToUnixTimeSeconds() / 60}");
 
+    /// <summary>Ten hits in a row, without the clock moving, all of them admitted.</summary>
+    private static async Task TenAdmittedAsync(EdgeRateLimiter limiter, string who, int limit)
+    {
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True((await limiter.HitAsync("read", who, limit)).Allowed);
+        }
+    }
+
     [Fact]
     public async Task One_replica_counts_down_by_one_and_refuses_at_the_limit()
     {
@@ -50,10 +59,7 @@ public sealed class RateLimitLeaseTests : IAsyncLifetime
     public async Task A_busy_caller_takes_units_from_redis_in_growing_leases()
     {
         var limiter = Replica();
-        for (var i = 0; i < 10; i++)
-        {
-            Assert.True((await limiter.HitAsync("read", subject, 100_000)).Allowed);
-        }
+        await TenAdmittedAsync(limiter, subject, 100_000);
 
         // Leases of 1, 2, 4 and 8 units: four round trips for ten requests, and five units held for what comes next.
         Assert.Equal(15, await CountedInRedisAsync());
@@ -149,10 +155,7 @@ public sealed class RateLimitLeaseTests : IAsyncLifetime
         // A window later the first caller's lease is forgotten, which makes room for the other one.
         clock.Advance(TimeSpan.FromSeconds(60));
         await limiter.ReturnIdleLeasesAsync(EdgeRateLimiter.IdleLease);
-        for (var i = 0; i < 10; i++)
-        {
-            Assert.True((await limiter.HitAsync("read", other, 100_000)).Allowed);
-        }
+        await TenAdmittedAsync(limiter, other, 100_000);
 
         Assert.Equal(15, (long)await redis.GetDatabase().StringGetAsync($"rl:read:{other}:{window + 1}"));
     }
@@ -163,10 +166,7 @@ public sealed class RateLimitLeaseTests : IAsyncLifetime
         // At shutdown the Redis connection may be disposed before the leases are given back.
         var own = await ConnectionMultiplexer.ConnectAsync(await LocalServers.RedisConnectionStringAsync());
         var limiter = new EdgeRateLimiter(own, clock, new GatewayMetrics(Meters), NullLogger<EdgeRateLimiter>.Instance);
-        for (var i = 0; i < 10; i++)
-        {
-            await limiter.HitAsync("read", subject, 1000);
-        }
+        await TenAdmittedAsync(limiter, subject, 1000);
 
         await own.DisposeAsync();
         await limiter.ReturnIdleLeasesAsync(TimeSpan.Zero);
@@ -178,10 +178,7 @@ public sealed class RateLimitLeaseTests : IAsyncLifetime
     public async Task A_lease_in_use_is_not_given_back()
     {
         var limiter = Replica();
-        for (var i = 0; i < 10; i++)
-        {
-            await limiter.HitAsync("read", subject, 1000);
-        }
+        await TenAdmittedAsync(limiter, subject, 1000);
 
         clock.Advance(EdgeRateLimiter.IdleLease / 2);
         await limiter.ReturnIdleLeasesAsync(EdgeRateLimiter.IdleLease);
@@ -192,10 +189,7 @@ public sealed class RateLimitLeaseTests : IAsyncLifetime
     public async Task A_new_window_starts_a_new_budget_and_old_units_are_not_carried_over()
     {
         var limiter = Replica();
-        for (var i = 0; i < 10; i++)
-        {
-            await limiter.HitAsync("read", subject, 10);
-        }
+        await TenAdmittedAsync(limiter, subject, 10);
 
         var refused = await limiter.HitAsync("read", subject, 10);
         Assert.False(refused.Allowed);
