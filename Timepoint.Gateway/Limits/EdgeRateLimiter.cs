@@ -33,7 +33,7 @@ public sealed class EdgeRateLimiter(IConnectionMultiplexer redis, TimeProvider c
     /// The most callers holding leases at once (entries go when their window has passed). Beyond it, new callers are
     /// counted with one round trip per request, as without leases, so memory stays bounded whatever the traffic.
     /// </summary>
-    public int MaxLeases { get; init; } = 100_000;
+    public int MaxLeaseHolders { get; init; } = 100_000;
 
     // A lease used up faster than this asks for twice as many units next time; a slower one for half.
     private static readonly TimeSpan BusyLease = TimeSpan.FromMilliseconds(100);
@@ -71,7 +71,7 @@ public sealed class EdgeRateLimiter(IConnectionMultiplexer redis, TimeProvider c
         {
             if (!leases.TryGetValue((bucket, subject), out var lease))
             {
-                if (Volatile.Read(ref leaseCount) >= MaxLeases)
+                if (Volatile.Read(ref leaseCount) >= MaxLeaseHolders)
                 {
                     // Callers without a lease beyond the cap (many addresses at once): one round trip each, no state.
                     return await HitOnceAsync(bucket, subject, limit, window, now, resetAt);
@@ -95,10 +95,17 @@ public sealed class EdgeRateLimiter(IConnectionMultiplexer redis, TimeProvider c
                 }
 
                 var ticks = clock.GetTimestamp();
-                if (lease.Window != window)
+                if (lease.Window < window)
                 {
                     // Units left over from the previous window expire with it.
                     lease.Start(window);
+                }
+                else if (lease.Window > window)
+                {
+                    // This request read the clock just before a new minute that another one has already started:
+                    // it counts in the new window (starting the old one again would throw the new one's units away).
+                    window = lease.Window;
+                    resetAt = (window + 1) * WindowSeconds;
                 }
 
                 lease.LastHit = ticks;

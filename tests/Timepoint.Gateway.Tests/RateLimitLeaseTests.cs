@@ -138,7 +138,7 @@ public sealed class RateLimitLeaseTests : IAsyncLifetime
     [Fact]
     public async Task Beyond_the_cap_on_leases_new_callers_are_counted_one_round_trip_each_and_leases_of_past_windows_are_forgotten()
     {
-        var limiter = new EdgeRateLimiter(redis, clock, new GatewayMetrics(Meters), NullLogger<EdgeRateLimiter>.Instance) { MaxLeases = 1 };
+        var limiter = new EdgeRateLimiter(redis, clock, new GatewayMetrics(Meters), NullLogger<EdgeRateLimiter>.Instance) { MaxLeaseHolders = 1 };
         var other = $"{subject}-other";
         for (var i = 0; i < 10; i++)
         {
