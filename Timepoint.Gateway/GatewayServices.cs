@@ -64,7 +64,7 @@ public static class GatewayServices
             .SetIsOriginAllowed(origin => CorsOrigins.Allows(options.CorsOrigins, origin))
             .AllowAnyHeader()
             .AllowAnyMethod()
-            .WithExposedHeaders("X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After",
+            .WithExposedHeaders("X-Request-ID", RateLimiting.LimitHeader, RateLimiting.RemainingHeader, RateLimiting.ResetHeader, "Retry-After",
                 "X-Credits-Charged", "X-Balance-After")
             .SetPreflightMaxAge(TimeSpan.FromMinutes(10))));
 

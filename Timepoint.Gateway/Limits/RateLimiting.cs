@@ -11,6 +11,13 @@ namespace Timepoint.Gateway.Limits;
 /// </summary>
 public sealed class RateLimiting(EdgeRateLimiter limiter, IOptionsMonitor<GatewayOptions> options, GatewayMetrics metrics)
 {
+    public const string LimitHeader = "X-RateLimit-Limit";
+    public const string RemainingHeader = "X-RateLimit-Remaining";
+    public const string ResetHeader = "X-RateLimit-Reset";
+
+    /// <summary>The headers every limited response carries.</summary>
+    public static readonly string[] Headers = [LimitHeader, RemainingHeader, ResetHeader];
+
     public async Task InvokeAsync(HttpContext context, Func<Task> next)
     {
         var limits = options.CurrentValue.RateLimits;
@@ -29,9 +36,9 @@ public sealed class RateLimiting(EdgeRateLimiter limiter, IOptionsMonitor<Gatewa
 
         var decision = await limiter.HitAsync(bucket, subject, limit);
         var headers = context.Response.Headers;
-        headers["X-RateLimit-Limit"] = decision.Limit.ToString(CultureInfo.InvariantCulture);
-        headers["X-RateLimit-Remaining"] = decision.Remaining.ToString(CultureInfo.InvariantCulture);
-        headers["X-RateLimit-Reset"] = decision.ResetAt.ToString(CultureInfo.InvariantCulture);
+        headers[LimitHeader] = decision.Limit.ToString(CultureInfo.InvariantCulture);
+        headers[RemainingHeader] = decision.Remaining.ToString(CultureInfo.InvariantCulture);
+        headers[ResetHeader] = decision.ResetAt.ToString(CultureInfo.InvariantCulture);
         if (!decision.Allowed)
         {
             metrics.RateLimited(bucket);

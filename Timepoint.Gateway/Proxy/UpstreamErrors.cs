@@ -8,8 +8,6 @@ namespace Timepoint.Gateway.Proxy;
 /// <summary>Turns a failed forward into problem+json: 504 upstream_timeout for a silent backend, 502/503 upstream_unavailable otherwise.</summary>
 public sealed class UpstreamErrors(GatewayMetrics metrics)
 {
-    private static readonly string[] RateLimitHeaders = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"];
-
     public async Task InvokeAsync(HttpContext context, Func<Task> next)
     {
         var started = Stopwatch.GetTimestamp();
@@ -45,7 +43,7 @@ public sealed class UpstreamErrors(GatewayMetrics metrics)
         if (problem is not null)
         {
             // Clear drops what the backend began to send, and the edge's own rate-limit headers with it: those stay.
-            var limits = RateLimitHeaders.Select(name => (name, value: context.Response.Headers[name])).Where(h => h.value.Count > 0).ToArray();
+            var limits = Limits.RateLimiting.Headers.Select(name => (name, value: context.Response.Headers[name])).Where(h => h.value.Count > 0).ToArray();
             context.Response.Clear();
             foreach (var (name, value) in limits)
             {
