@@ -192,9 +192,12 @@ public sealed partial class SecurityTests
         using var socket = new TcpClient();
         await socket.ConnectAsync(platform.GatewayAddress.Host, platform.GatewayAddress.Port);
         var stream = socket.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        // Read while writing: the edge may answer before the body is all sent and then close with the rest unread, which
+        // resets the connection, and an answer still unread here when the reset arrives is lost.
+        var answer = ReadAnswerAsync(stream);
         try
         {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
             for (var sent = 0; body is not null && sent < body.Length; sent += 64 * 1024)
             {
                 await stream.WriteAsync(body.AsMemory(sent, Math.Min(64 * 1024, body.Length - sent)));
@@ -202,8 +205,14 @@ public sealed partial class SecurityTests
         }
         catch (IOException)
         {
-            // The edge answered early and closed: its answer is still there to read.
+            // The edge answered early and closed: its answer is being read.
         }
+
+        return await answer;
+    }
+
+    private static async Task<string> ReadAnswerAsync(NetworkStream stream)
+    {
         var received = new MemoryStream();
         var buffer = new byte[8192];
         // Read until the edge closes, or is silent for 2 s once it has answered (a kept-alive connection waiting for more);
