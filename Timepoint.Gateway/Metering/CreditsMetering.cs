@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Refit;
 using Timepoint.Gateway.Auth;
@@ -73,7 +74,10 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
         }
 
         // Without a client key the edge still names the reservation, so its own retries to credits never charge twice.
-        var idempotencyKey = clientKey.Length > 0 ? "client:" + clientKey : "edge:" + Guid.NewGuid().ToString("N");
+        // A client's key goes to credits as its digest: any key up to the limit fits credits' own, prefix included.
+        var idempotencyKey = clientKey.Length > 0
+            ? "client:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(clientKey)))
+            : "edge:" + Guid.NewGuid().ToString("N");
         var fingerprint = Fingerprint(context.Request, body);
         var clientGone = context.RequestAborted; // read now: the context may be torn down once the client is gone
         IApiResponse<Reservation> reserved;
@@ -220,18 +224,29 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
 
     private static (string?, Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult?) GenerateOperation(byte[] body)
     {
+        // Priced the way flash reads it (ASP.NET's web JSON binding): the property name in any case, the value trimmed and
+        // in any case, null for the default. A body that names the preset twice could be read either way: refused.
         var preset = "balanced";
         try
         {
             using var document = JsonDocument.Parse(body.Length == 0 ? "{}"u8.ToArray() : body);
-            if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("preset", out var value))
+            if (document.RootElement.ValueKind == JsonValueKind.Object)
             {
-                if (value.ValueKind != JsonValueKind.String)
+                var named = document.RootElement.EnumerateObject().Where(p => p.Name.Equals("preset", StringComparison.OrdinalIgnoreCase)).ToList();
+                if (named.Count > 1)
                 {
-                    return (null, Problems.Validation("preset", "preset must be a string."));
+                    return (null, Problems.Validation("preset", "preset is given more than once."));
                 }
 
-                preset = value.GetString()!;
+                if (named is [{ Value: var value }] && value.ValueKind != JsonValueKind.Null)
+                {
+                    if (value.ValueKind != JsonValueKind.String)
+                    {
+                        return (null, Problems.Validation("preset", "preset must be a string."));
+                    }
+
+                    preset = value.GetString()!.Trim().ToLowerInvariant();
+                }
             }
         }
         catch (JsonException)

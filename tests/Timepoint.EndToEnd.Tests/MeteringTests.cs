@@ -67,11 +67,13 @@ public sealed class MeteringTests(PlatformFixture platform)
         Assert.Equal(50, await BalanceAsync(user));
     }
 
-    [Fact]
-    public async Task A_retry_with_the_same_idempotency_key_is_not_charged_again_and_replays_the_first_answer()
+    [Theory]
+    [InlineData(36)]
+    [InlineData(255)] // the longest SPEC allows
+    public async Task A_retry_with_the_same_idempotency_key_is_not_charged_again_and_replays_the_first_answer(int keyLength)
     {
         var user = await platform.NewUserAsync();
-        var key = Guid.NewGuid().ToString();
+        var key = Guid.NewGuid().ToString().PadRight(keyLength, 'k');
 
         using var first = await Generate(user, "Coronation of Charlemagne 800", key);
         using var retry = await Generate(user, "Coronation of Charlemagne 800", key);
@@ -115,6 +117,42 @@ public sealed class MeteringTests(PlatformFixture platform)
         using var response = await platform.Gateway.SendAsync(request);
 
         Assert.Equal(expected, response.StatusCode);
+        Assert.Equal("validation_failed", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
+        Assert.Equal(50, await BalanceAsync(user));
+    }
+
+    [Theory]
+    [InlineData("""{"query":"Battle of Hastings 1066","preset":"hd"}""")]
+    [InlineData("""{"query":"Battle of Hastings 1066","Preset":"hd"}""")]
+    [InlineData("""{"query":"Battle of Hastings 1066","PRESET":" HD "}""")]
+    [InlineData("""{"Preset":"hd","query":"Battle of Hastings 1066","generate_image":false}""")]
+    public async Task A_generate_request_is_charged_for_the_preset_flash_generates(string json)
+    {
+        var user = await platform.NewUserAsync();
+        using var request = PlatformFixture.As(user, HttpMethod.Post, "/api/v1/timepoints/generate/sync");
+        request.Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json");
+
+        using var response = await platform.Gateway.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("hd", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("preset_used").GetString());
+        Assert.Equal("10", response.Headers.GetValues("X-Credits-Charged").Single());
+        Assert.Equal(40, await BalanceAsync(user));
+    }
+
+    [Theory]
+    [InlineData("""{"query":"Battle of Hastings 1066","preset":"balanced","Preset":"hd"}""")]
+    [InlineData("""{"query":"Battle of Hastings 1066","preset":"hd","preset":"balanced"}""")]
+    [InlineData("""{"query":"Battle of Hastings 1066","preset":5}""")]
+    public async Task A_generate_request_whose_preset_could_be_read_two_ways_is_422_and_charges_nothing(string json)
+    {
+        var user = await platform.NewUserAsync();
+        using var request = PlatformFixture.As(user, HttpMethod.Post, "/api/v1/timepoints/generate/sync");
+        request.Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json");
+
+        using var response = await platform.Gateway.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
         Assert.Equal("validation_failed", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
         Assert.Equal(50, await BalanceAsync(user));
     }
