@@ -46,6 +46,13 @@ public sealed class RateLimitOptions
     [Range(1, 1_000_000)] public int ReadsPerMinute { get; set; } = 300;
     [Range(1, 1_000_000)] public int WritesPerMinute { get; set; } = 30;
 
+    /// <summary>
+    /// Credentials that did not check out, per client address: an invalid token or an unknown API key (not a missing
+    /// credential, an expired token or a revoked key). Beyond it the address is refused with 429 before its credentials
+    /// are checked, so guessing keys cannot turn into unbounded look-ups at identity.
+    /// </summary>
+    [Range(1, 1_000_000)] public int FailedAuthenticationsPerMinute { get; set; } = 60;
+
     /// <summary>Metered (generation) calls per minute by tier.</summary>
     public Dictionary<string, int> Tiers { get; set; } = new() { ["free"] = 10, ["pro"] = 60, ["enterprise"] = 300 };
 }

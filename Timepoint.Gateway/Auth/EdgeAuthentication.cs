@@ -1,11 +1,17 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Timepoint.Gateway.Limits;
 using Timepoint.Gateway.Routing;
 
 namespace Timepoint.Gateway.Auth;
 
 /// <summary>Authenticates the caller of a proxied route according to its access policy; refusals are problem+json.</summary>
-public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKeys, GatewayMetrics metrics)
+public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKeys, EdgeRateLimiter limiter,
+    IOptionsMonitor<GatewayOptions> options, GatewayMetrics metrics)
 {
+    /// <summary>The rate-limit bucket of credentials that did not check out, counted per client address.</summary>
+    public const string FailedBucket = "auth-failed";
+
     public async Task InvokeAsync(HttpContext context, Func<Task> next)
     {
         var route = context.GetEdgeRoute()!;
@@ -22,11 +28,30 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
 
         if (route.Access is Access.User or Access.Jwt)
         {
-            var (caller, problem) = await AuthenticateAsync(context, route);
+            var credential = Credentials.Read(context.Request);
+            var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+            var failedLimit = options.CurrentValue.RateLimits.FailedAuthenticationsPerMinute;
+            // An address over its budget of bad credentials is refused before its credentials are checked (no look-up).
+            if (credential.Kind != CredentialKind.None && limiter.RememberedRefusal(FailedBucket, address, failedLimit) is { } refused)
+            {
+                await RefuseGuessingAsync(context, refused);
+                return;
+            }
+
+            var (caller, problem) = await AuthenticateAsync(context, route, credential);
             if (problem is not null)
             {
-                metrics.AuthFailure((string)problem.ProblemDetails.Extensions["code"]!, route.Id);
-                context.Items[Proxy.EdgeRequestLog.RefusalItem] = problem.ProblemDetails.Extensions["code"];
+                var code = (string)problem.ProblemDetails.Extensions["code"]!;
+                metrics.AuthFailure(code, route.Id);
+                // Only credentials that did not check out count: not a missing one, an expired token or a revoked key.
+                if (code is ErrorCodes.JwtInvalid or ErrorCodes.KeyInvalid
+                    && await limiter.HitAsync(FailedBucket, address, failedLimit) is { Allowed: false } over)
+                {
+                    await RefuseGuessingAsync(context, over);
+                    return;
+                }
+
+                context.Items[Proxy.EdgeRequestLog.RefusalItem] = code;
                 await Problems.WriteAsync(context, problem);
                 return;
             }
@@ -51,9 +76,15 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
         await next();
     }
 
-    private async Task<(Caller?, ProblemHttpResult?)> AuthenticateAsync(HttpContext context, EdgeRoute route)
+    private Task RefuseGuessingAsync(HttpContext context, RateDecision decision)
     {
-        var credential = Credentials.Read(context.Request);
+        RateLimiting.WriteHeaders(context.Response, decision);
+        return RateLimiting.RefuseAsync(context, decision, FailedBucket, metrics,
+            $"Too many invalid credentials from this address ({decision.Limit} a minute)");
+    }
+
+    private async Task<(Caller?, ProblemHttpResult?)> AuthenticateAsync(HttpContext context, EdgeRoute route, Credential credential)
+    {
         switch (credential.Kind)
         {
             case CredentialKind.None:

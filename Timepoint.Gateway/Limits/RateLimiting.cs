@@ -35,20 +35,30 @@ public sealed class RateLimiting(EdgeRateLimiter limiter, IOptionsMonitor<Gatewa
         };
 
         var decision = await limiter.HitAsync(bucket, subject, limit);
-        var headers = context.Response.Headers;
-        headers[LimitHeader] = decision.Limit.ToString(CultureInfo.InvariantCulture);
-        headers[RemainingHeader] = decision.Remaining.ToString(CultureInfo.InvariantCulture);
-        headers[ResetHeader] = decision.ResetAt.ToString(CultureInfo.InvariantCulture);
+        WriteHeaders(context.Response, decision);
         if (!decision.Allowed)
         {
-            metrics.RateLimited(bucket);
-            context.Items[Proxy.EdgeRequestLog.RefusalItem] = ErrorCodes.RateLimited;
-            headers.RetryAfter = decision.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-            await Problems.WriteAsync(context, Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited,
-                "Too many requests", $"Limit of {decision.Limit} a minute reached; retry in {decision.RetryAfterSeconds} s."));
+            await RefuseAsync(context, decision, bucket, metrics, $"Limit of {decision.Limit} a minute reached");
             return;
         }
 
         await next();
+    }
+
+    public static void WriteHeaders(HttpResponse response, RateDecision decision)
+    {
+        response.Headers[LimitHeader] = decision.Limit.ToString(CultureInfo.InvariantCulture);
+        response.Headers[RemainingHeader] = decision.Remaining.ToString(CultureInfo.InvariantCulture);
+        response.Headers[ResetHeader] = decision.ResetAt.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The 429 of a refused decision (its X-RateLimit-* headers already written), with Retry-After.</summary>
+    public static Task RefuseAsync(HttpContext context, RateDecision decision, string bucket, GatewayMetrics metrics, string reason)
+    {
+        metrics.RateLimited(bucket);
+        context.Items[Proxy.EdgeRequestLog.RefusalItem] = ErrorCodes.RateLimited;
+        context.Response.Headers.RetryAfter = decision.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        return Problems.WriteAsync(context, Problems.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited,
+            "Too many requests", $"{reason}; retry in {decision.RetryAfterSeconds} s."));
     }
 }

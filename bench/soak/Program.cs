@@ -43,7 +43,8 @@ internal sealed class SoakPlatform : IPlatform, IAsyncDisposable
             (options, _) => options.DisableDashboard = true, cts.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
         Set(builder, "credits", ("Credits__ReservationTimeoutSeconds", "10"), ("Credits__ReconcilerIntervalSeconds", "2"));
-        Set(builder, "gateway", ("Gateway__RateLimits__AnonymousPerMinute", "100000"));
+        // All traffic comes from one address, forged credentials included on purpose: the per-address limits would refuse it.
+        Set(builder, "gateway", ("Gateway__RateLimits__AnonymousPerMinute", "100000"), ("Gateway__RateLimits__FailedAuthenticationsPerMinute", "100000"));
         platform.app = await builder.BuildAsync(cts.Token);
         await platform.app.StartAsync(cts.Token);
         foreach (var resource in new[] { "postgres", "redis", "identity", "credits", "flash", "clockchain", "pro", "gateway" })
