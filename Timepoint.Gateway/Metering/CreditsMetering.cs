@@ -134,7 +134,7 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
             return Task.CompletedTask;
         });
 
-        var watch = new OutcomeStream(context.Response.Body, route.Streaming, clientKey.Length > 0 && !route.Streaming);
+        var watch = new OutcomeStream(context.Response.Body, route.Streaming, capture: clientKey.Length > 0);
         context.Response.Body = watch;
         try
         {
@@ -148,7 +148,9 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
         var forwardFailed = context.Features.Get<Yarp.ReverseProxy.Forwarder.IForwarderErrorFeature>() is not null;
         var succeeded = !forwardFailed && context.Response.StatusCode is >= 200 and < 300 && (!route.Streaming || watch.SawDone);
         await FinishAsync(reservation, succeeded, forwardFailed ? "upstream failure" : $"status {context.Response.StatusCode}");
-        if (clientKey.Length > 0 && !route.Streaming && watch.Captured is { } captured)
+        // A stream is kept only when it reached done: a broken one cannot be replayed as it was (the client saw the
+        // connection fail), and its refund is what a retry is told about (ReplayAsync).
+        if (clientKey.Length > 0 && (!route.Streaming || succeeded) && watch.Captured is { } captured)
         {
             await outcomes.StoreAsync(caller.UserId, clientKey, new StoredOutcome(context.Response.StatusCode,
                 context.Response.ContentType, captured, succeeded ? reservation.Charged : 0, reservation.BalanceAfter));
@@ -187,11 +189,23 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
 
     private async Task ReplayAsync(HttpContext context, Caller caller, string clientKey, Reservation reservation)
     {
-        var stored = reservation.Status == "reserved" ? null : await outcomes.GetAsync(caller.UserId, clientKey);
-        if (stored is null)
+        if (reservation.Status == "reserved")
         {
             await Problems.WriteAsync(context, Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Request in progress",
                 "A request with this Idempotency-Key is still being processed."));
+            return;
+        }
+
+        var stored = await outcomes.GetAsync(caller.UserId, clientKey);
+        if (stored is null)
+        {
+            // Finished, but its answer was not kept (a broken stream, an answer over 256 KB, a client gone before the
+            // forward, Redis unavailable): say how it ended, so the client knows whether a new key would pay twice.
+            context.Response.Headers["X-Credits-Charged"] = "0";
+            await Problems.WriteAsync(context, Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Request already finished",
+                reservation.Status == "settled"
+                    ? "A request with this Idempotency-Key has already completed and was charged; its answer was not kept, so it cannot be replayed."
+                    : "A request with this Idempotency-Key has already failed and its credits were refunded; send a new key to try again."));
             return;
         }
 
@@ -289,7 +303,7 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
     private static string Fingerprint(HttpRequest request, byte[] body)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(System.Text.Encoding.UTF8.GetBytes($"{request.Method} {request.Path}{request.QueryString}\n"));
+        hash.AppendData(Encoding.UTF8.GetBytes($"{request.Method} {request.Path}{request.QueryString}\n"));
         hash.AppendData(body);
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }

@@ -88,6 +88,51 @@ public sealed class MeteringTests(PlatformFixture platform)
     }
 
     [Fact]
+    public async Task A_retried_stream_with_the_same_idempotency_key_replays_the_first_stream_and_is_not_charged_again()
+    {
+        var user = await platform.NewUserAsync();
+        var key = Guid.NewGuid().ToString();
+
+        using var first = await platform.Gateway.SendAsync(Stream(user, key));
+        var firstEvents = await first.Content.ReadAsStringAsync();
+        using var retry = await platform.Gateway.SendAsync(Stream(user, key));
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Contains("done", firstEvents, StringComparison.Ordinal);
+        Assert.Equal("5", first.Headers.GetValues("X-Credits-Charged").Single());
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Equal("text/event-stream", retry.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(firstEvents, await retry.Content.ReadAsStringAsync());
+        Assert.Equal("0", retry.Headers.GetValues("X-Credits-Charged").Single());
+        Assert.Equal("true", retry.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Equal(45, await BalanceAsync(user));
+    }
+
+    [Fact]
+    public async Task A_retry_of_a_broken_stream_is_told_it_was_refunded_and_is_not_charged()
+    {
+        var user = await platform.NewUserAsync();
+        var key = Guid.NewGuid().ToString();
+        using var broken = Stream(user, key);
+        broken.Headers.Add("X-Flash-Fail", "break_stream");
+        try
+        {
+            using var response = await platform.Gateway.SendAsync(broken, HttpCompletionOption.ResponseContentRead);
+        }
+        catch (HttpRequestException)
+        {
+            // A stream cut off mid-way may surface as a broken response: what a client sees too.
+        }
+
+        await WaitForAsync(user, h => h.Any(e => e.GetProperty("type").GetString() == "refund"));
+        using var retry = await platform.Gateway.SendAsync(Stream(user, key));
+
+        Assert.Equal(HttpStatusCode.Conflict, retry.StatusCode);
+        Assert.Contains("refunded", (await retry.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(50, await BalanceAsync(user));
+    }
+
+    [Fact]
     public async Task Twenty_concurrent_retries_of_one_idempotency_key_charge_once()
     {
         var user = await platform.NewUserAsync();
@@ -177,6 +222,13 @@ public sealed class MeteringTests(PlatformFixture platform)
         }
 
         return platform.Gateway.SendAsync(request);
+    }
+
+    private static HttpRequestMessage Stream(TokenPair user, string idempotencyKey)
+    {
+        var request = PlatformFixture.As(user, HttpMethod.Post, "/api/v1/timepoints/generate/stream", new { query = "The first flight at Kitty Hawk 1903" });
+        request.Headers.Add("Idempotency-Key", idempotencyKey);
+        return request;
     }
 
     private Task<HttpResponseMessage> Simulate(TokenPair user) =>
