@@ -26,6 +26,7 @@ public static class InternalCreditsApi
         internalApi.MapPost("/reservations/settle", SettleMany);
         internalApi.MapPost("/reservations/{id:guid}/refund", Refund);
         internalApi.MapDelete("/users/{userId:guid}", DeleteUser);
+        internalApi.MapGet("/users/{userId:guid}/export", ExportUser);
 
         return app;
     }
@@ -161,6 +162,18 @@ public static class InternalCreditsApi
         return TypedResults.NoContent();
     }
 
+    /// <summary>Everything credits holds about a user, for identity's account export: the balance and the whole ledger.</summary>
+    public static async Task<Results<Ok<UserCreditsExport>, ProblemHttpResult>> ExportUser(
+        Guid userId, CreditLedger ledger, CancellationToken cancellationToken)
+    {
+        var account = await ledger.GetAccountAsync(userId, cancellationToken);
+        var entries = account is null ? null : await ledger.GetHistoryAsync(userId, int.MaxValue, 0, cancellationToken);
+        return account is null || entries is null
+            ? UserDeleted()
+            : TypedResults.Ok(new UserCreditsExport(new BalanceResponse(account.Balance, account.LifetimeEarned, account.LifetimeSpent),
+                [.. entries.Select(e => new HistoryItem(e.Id, e.Amount, e.BalanceAfter, e.Type, e.Description, e.CreatedAt))]));
+    }
+
     private static ProblemHttpResult UserDeleted() => Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Conflict",
         "The user was deleted; credits will not open an account for it again.");
 }
@@ -175,3 +188,5 @@ public sealed record SettleResponse(Guid ReservationId, string Status);
 public sealed record SettleManyResponse(IReadOnlyList<SettleResponse> Reservations);
 
 public sealed record RefundResponse(Guid ReservationId, string Status, long BalanceAfter);
+
+public sealed record UserCreditsExport(BalanceResponse Balance, IReadOnlyList<HistoryItem> Ledger);

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Refit;
 using Timepoint.Identity.Data;
@@ -12,12 +13,20 @@ public interface ICreditsInternalApi
 
     [Delete("/internal/credits/users/{userId}")]
     Task DeleteUserAsync(Guid userId, CancellationToken cancellationToken);
+
+    /// <summary>The user's balance and whole ledger, for the account export.</summary>
+    [Get("/internal/credits/users/{userId}/export")]
+    Task<JsonElement> ExportUserAsync(Guid userId, CancellationToken cancellationToken);
 }
 
 public interface IFlashInternalApi
 {
     [Delete("/internal/users/{userId}")]
     Task DeleteUserAsync(Guid userId, CancellationToken cancellationToken);
+
+    /// <summary>The user's timepoints, for the account export.</summary>
+    [Get("/internal/users/{userId}/export")]
+    Task<JsonElement> ExportUserAsync(Guid userId, CancellationToken cancellationToken);
 }
 
 public sealed record AccountRequest(Guid UserId);

@@ -3,7 +3,8 @@ using System.Text.Json.Serialization;
 
 namespace Timepoint.Identity.Downstream;
 
-/// <summary>Bodies identity sends to other services, serialized without reflection.</summary>
+/// <summary>Bodies identity sends to and reads from other services, serialized without reflection.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(AccountRequest))]
+[JsonSerializable(typeof(JsonElement))]
 public sealed partial class ServiceJson : JsonSerializerContext;

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Timepoint.Identity.ApiKeys;
 using Timepoint.Identity.Data;
+using Timepoint.Identity.Downstream;
 
 namespace Timepoint.Identity.Users;
 
@@ -99,16 +100,37 @@ public static class UsersApi
         return TypedResults.Ok(UserProfile.From(user));
     }
 
-    /// <summary>Everything identity holds about the caller.</summary>
-    private static async Task<Results<Ok<UserExport>, ProblemHttpResult>> Export(
-        ClaimsPrincipal caller, UserAccounts users, ApiKeyStore apiKeys, CancellationToken ct)
+    /// <summary>
+    /// Everything the platform holds about the caller: identity's own data, and what credits (balance, ledger) and flash
+    /// (timepoints) hold. All or nothing: if a service cannot answer, 503 and no partial document.
+    /// </summary>
+    private static async Task<Results<Ok<UserExport>, ProblemHttpResult>> Export(ClaimsPrincipal caller, UserAccounts users,
+        ApiKeyStore apiKeys, ICreditsInternalApi credits, IFlashInternalApi flash, HttpResponse response, ILoggerFactory loggers,
+        CancellationToken ct)
     {
         var user = await users.FindAsync(caller.GetUserId()!.Value, ct);
-        return user is null
-            ? Problems.NotFound("The account no longer exists.")
-            : TypedResults.Ok(new UserExport(UserProfile.From(user), user.Disabled,
-                [.. user.Logins.Select(l => new LoginExport(l.Provider, l.Subject, l.Email, l.LinkedAt))],
-                await apiKeys.ListAsync(user.Id, ct)));
+        if (user is null)
+        {
+            return Problems.NotFound("The account no longer exists.");
+        }
+
+        var ledger = credits.ExportUserAsync(user.Id, ct);
+        var timepoints = flash.ExportUserAsync(user.Id, ct);
+        try
+        {
+            await Task.WhenAll(ledger, timepoints);
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            loggers.CreateLogger(typeof(UsersApi)).LogWarning("Export of user {UserId} failed: {Error}", user.Id, ex.Message);
+            response.Headers.RetryAfter = "5";
+            return Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable, "Service unavailable",
+                "The export holds the data of every service, and one cannot answer right now; nothing partial is returned. Try again shortly.");
+        }
+
+        return TypedResults.Ok(new UserExport(UserProfile.From(user), user.Disabled,
+            [.. user.Logins.Select(l => new LoginExport(l.Provider, l.Subject, l.Email, l.LinkedAt))],
+            await apiKeys.ListAsync(user.Id, ct), ledger.Result, timepoints.Result.GetProperty("timepoints")));
     }
 
     /// <summary>Service: the user behind an external login, created (with the signup bonus) on first sight.</summary>
@@ -134,7 +156,10 @@ public static class UsersApi
 
     public sealed record ResolveResponse(Guid UserId, bool Created);
 
-    public sealed record UserExport(UserProfile Profile, bool Disabled, LoginExport[] Logins, ApiKeyView[] ApiKeys);
+    /// <param name="Credits">Credits' document: <c>balance</c> and the whole <c>ledger</c>.</param>
+    /// <param name="Timepoints">Flash's timepoints of the user, newest first.</param>
+    public sealed record UserExport(UserProfile Profile, bool Disabled, LoginExport[] Logins, ApiKeyView[] ApiKeys,
+        JsonElement Credits, JsonElement Timepoints);
 
     public sealed record LoginExport(string Provider, string Subject, string? Email, DateTimeOffset LinkedAt);
 }

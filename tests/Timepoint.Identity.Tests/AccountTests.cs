@@ -136,6 +136,23 @@ public sealed class AccountTests(IdentityFactory factory) : IClassFixture<Identi
     }
 
     [Fact]
+    public async Task The_export_is_503_with_nothing_partial_when_credits_and_flash_cannot_answer()
+    {
+        using var client = factory.CreateClient();
+        var pair = await factory.DevTokenAsync(client);
+        var user = Guid.Parse(new JsonWebToken(pair.AccessToken).Subject);
+
+        // credits and flash are unreachable in these tests: an export without their data would not be everything.
+        using var export = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/v1/users/me/export").Signed(factory.GatewaySecret, user));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, export.StatusCode);
+        Assert.NotNull(export.Headers.RetryAfter);
+        var problem = await export.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("upstream_unavailable", problem.GetProperty("code").GetString());
+        Assert.False(problem.TryGetProperty("profile", out _));
+    }
+
+    [Fact]
     public async Task Resolve_needs_the_service_key_and_links_only_through_a_verified_email()
     {
         using var client = factory.CreateClient();
