@@ -14,6 +14,7 @@ var signingSecret = builder.AddSecret("gateway-signing-secret");
 var identityKeys = builder.AddServiceKeys("identity");
 var creditsKeys = builder.AddServiceKeys("credits");
 var flashKeys = builder.AddServiceKeys("flash");
+var proKeys = builder.AddServiceKeys("pro");
 
 // The edge: the only resource clients reach (http://localhost:5080, from its launch profile).
 var gateway = builder.AddProject<Projects.Timepoint_Gateway>("gateway")
@@ -44,6 +45,7 @@ var clockchain = builder.AddProject<Projects.Timepoint_Clockchain_Stub>("clockch
 
 var pro = builder.AddProject<Projects.Timepoint_Pro_Stub>("pro")
     .WithGatewayTrust(signingSecret)
+    .WithOwnKeys(proKeys)
     .WithHttpHealthCheck("/health")
     .WithNamedUrls("Pro (backend)").WithParentRelationship(gateway);
 
@@ -52,6 +54,7 @@ var identity = builder.AddProject<Projects.Timepoint_Identity>("identity")
     .WithReference(redis).WaitFor(redis)
     .WithReference(credits).WithServiceKeyFor("credits", creditsKeys)
     .WithReference(flash).WithServiceKeyFor("flash", flashKeys)
+    .WithReference(pro).WithServiceKeyFor("pro", proKeys)
     .WithGatewayTrust(signingSecret)
     .WithOwnKeys(identityKeys)
     // Tokens name the edge as their issuer: it is where clients find the discovery document.

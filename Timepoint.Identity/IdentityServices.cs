@@ -49,6 +49,7 @@ public static class IdentityServices
         builder.Services.AddHostedService<OutboxDelivery>();
         builder.AddServiceClient<ICreditsInternalApi>("credits", ServiceJson.Default);
         builder.AddServiceClient<IFlashInternalApi>("flash", ServiceJson.Default);
+        builder.AddServiceClient<IProInternalApi>("pro", ServiceJson.Default);
         builder.AddApiKeys();
 
         builder.AddOpenIddictServer();

@@ -5,6 +5,7 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddGatewayTrust();
+builder.AddServiceKeys();
 builder.AddProServices();
 
 var app = builder.Build();
@@ -12,6 +13,7 @@ var app = builder.Build();
 app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-pro-cloud"));
 app.UseGatewayTrust();
 app.MapSimulationsApi();
+app.MapInternalUsersApi();
 
 app.Run();
 

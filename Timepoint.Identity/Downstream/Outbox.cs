@@ -29,6 +29,17 @@ public interface IFlashInternalApi
     Task<JsonElement> ExportUserAsync(Guid userId, CancellationToken cancellationToken);
 }
 
+/// <summary>Pro Cloud's calls for a user's data (its service key; the stub keeps recent jobs in memory).</summary>
+public interface IProInternalApi
+{
+    [Delete("/internal/users/{userId}")]
+    Task DeleteUserAsync(Guid userId, CancellationToken cancellationToken);
+
+    /// <summary>The user's simulations, for the account export.</summary>
+    [Get("/internal/users/{userId}/export")]
+    Task<JsonElement> ExportUserAsync(Guid userId, CancellationToken cancellationToken);
+}
+
 public sealed record AccountRequest(Guid UserId);
 
 /// <summary>
@@ -40,6 +51,7 @@ public sealed class Outbox(TimeProvider clock)
     public const string SignupBonus = "credits.signup_bonus";
     public const string DeleteCredits = "credits.delete_user";
     public const string DeleteFlash = "flash.delete_user";
+    public const string DeletePro = "pro.delete_user";
 
     private readonly SemaphoreSlim signal = new(0);
 
@@ -124,6 +136,7 @@ public sealed class OutboxDelivery(IServiceScopeFactory scopes, Outbox outbox, T
         Outbox.SignupBonus => services.GetRequiredService<ICreditsInternalApi>().EnsureAccountAsync(new AccountRequest(message.UserId), ct),
         Outbox.DeleteCredits => services.GetRequiredService<ICreditsInternalApi>().DeleteUserAsync(message.UserId, ct),
         Outbox.DeleteFlash => services.GetRequiredService<IFlashInternalApi>().DeleteUserAsync(message.UserId, ct),
+        Outbox.DeletePro => services.GetRequiredService<IProInternalApi>().DeleteUserAsync(message.UserId, ct),
         _ => throw new InvalidOperationException($"Unknown outbox message kind '{message.Kind}'."),
     };
 }

@@ -88,7 +88,7 @@ public sealed class UserAccounts(
         return (user, created);
     }
 
-    /// <summary>Deletes the user here, ends every session, and queues the deletion of their data in credits and flash.</summary>
+    /// <summary>Deletes the user here, ends every session, and queues the deletion of their data in credits, flash and pro.</summary>
     public async Task DeleteAsync(User user, CancellationToken ct)
     {
         await using (var transaction = await db.Database.BeginTransactionAsync(ct))
@@ -96,6 +96,7 @@ public sealed class UserAccounts(
             db.Users.Remove(user);
             outbox.Enqueue(db, Outbox.DeleteCredits, user.Id);
             outbox.Enqueue(db, Outbox.DeleteFlash, user.Id);
+            outbox.Enqueue(db, Outbox.DeletePro, user.Id);
             await db.SaveChangesAsync(ct);
             await transaction.CommitAsync(ct);
         }

@@ -101,12 +101,12 @@ public static class UsersApi
     }
 
     /// <summary>
-    /// Everything the platform holds about the caller: identity's own data, and what credits (balance, ledger) and flash
-    /// (timepoints) hold. All or nothing: if a service cannot answer, 503 and no partial document.
+    /// Everything the platform holds about the caller: identity's own data, and what credits (balance, ledger), flash
+    /// (timepoints) and pro (simulations) hold. All or nothing: if a service cannot answer, 503 and no partial document.
     /// </summary>
     private static async Task<Results<Ok<UserExport>, ProblemHttpResult>> Export(ClaimsPrincipal caller, UserAccounts users,
-        ApiKeyStore apiKeys, ICreditsInternalApi credits, IFlashInternalApi flash, HttpResponse response, ILoggerFactory loggers,
-        CancellationToken ct)
+        ApiKeyStore apiKeys, ICreditsInternalApi credits, IFlashInternalApi flash, IProInternalApi pro, HttpResponse response,
+        ILoggerFactory loggers, CancellationToken ct)
     {
         var user = await users.FindAsync(caller.GetUserId()!.Value, ct);
         if (user is null)
@@ -116,9 +116,10 @@ public static class UsersApi
 
         var ledger = credits.ExportUserAsync(user.Id, ct);
         var timepoints = flash.ExportUserAsync(user.Id, ct);
+        var simulations = pro.ExportUserAsync(user.Id, ct);
         try
         {
-            await Task.WhenAll(ledger, timepoints);
+            await Task.WhenAll(ledger, timepoints, simulations);
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)
         {
@@ -130,7 +131,8 @@ public static class UsersApi
 
         return TypedResults.Ok(new UserExport(UserProfile.From(user), user.Disabled,
             [.. user.Logins.Select(l => new LoginExport(l.Provider, l.Subject, l.Email, l.LinkedAt))],
-            await apiKeys.ListAsync(user.Id, ct), ledger.Result, timepoints.Result.GetProperty("timepoints")));
+            await apiKeys.ListAsync(user.Id, ct), ledger.Result, timepoints.Result.GetProperty("timepoints"),
+            simulations.Result.GetProperty("simulations")));
     }
 
     /// <summary>Service: the user behind an external login, created (with the signup bonus) on first sight.</summary>
@@ -158,8 +160,9 @@ public static class UsersApi
 
     /// <param name="Credits">Credits' document: <c>balance</c> and the whole <c>ledger</c>.</param>
     /// <param name="Timepoints">Flash's timepoints of the user, newest first.</param>
+    /// <param name="Simulations">Pro's simulations of the user that it still keeps, newest first.</param>
     public sealed record UserExport(UserProfile Profile, bool Disabled, LoginExport[] Logins, ApiKeyView[] ApiKeys,
-        JsonElement Credits, JsonElement Timepoints);
+        JsonElement Credits, JsonElement Timepoints, JsonElement Simulations);
 
     public sealed record LoginExport(string Provider, string Subject, string? Email, DateTimeOffset LinkedAt);
 }

@@ -23,4 +23,20 @@ public sealed class SimulationStore
 
     public Simulation? Find(Guid jobId, Guid ownerId) =>
         jobs.TryGetValue(jobId, out var job) && job.OwnerId == ownerId ? job.Simulation : null;
+
+    /// <summary>The owner's jobs held here, newest first.</summary>
+    public IReadOnlyList<Simulation> AllOf(Guid ownerId) =>
+        [.. jobs.Values.Where(j => j.OwnerId == ownerId).Select(j => j.Simulation).OrderByDescending(s => s.CreatedAt)];
+
+    /// <summary>Forgets every job of the owner (account deletion).</summary>
+    public void DeleteAllOf(Guid ownerId)
+    {
+        foreach (var (jobId, job) in jobs)
+        {
+            if (job.OwnerId == ownerId)
+            {
+                jobs.TryRemove(jobId, out _);
+            }
+        }
+    }
 }

@@ -97,7 +97,7 @@ public sealed class DashboardTests(PlatformFixture platform)
         // The platform's own secrets, and the local redis password (it once showed in the redis resource's log, when it
         // was on redis-server's command line).
         string[] secretNames = ["gateway-signing-secret", "identity-service-key", "identity-admin-key", "credits-service-key",
-            "credits-admin-key", "flash-service-key", "flash-admin-key", "redis-password"];
+            "credits-admin-key", "flash-service-key", "flash-admin-key", "pro-service-key", "pro-admin-key", "redis-password"];
         var secrets = new Dictionary<string, string>
         {
             ["access token"] = user.AccessToken,

@@ -129,20 +129,21 @@ public sealed class AccountTests(IdentityFactory factory) : IClassFixture<Identi
         Assert.Equal(HttpStatusCode.NotFound, me.StatusCode);
         using var refresh = await client.PostAsJsonAsync("/api/v1/auth/refresh", new { refresh_token = pair.RefreshToken });
         Assert.False(refresh.IsSuccessStatusCode);
-        // credits and flash are unreachable in this test: the deletions wait in the outbox, never lost.
+        // credits, flash and pro are unreachable in this test: the deletions wait in the outbox, never lost.
         var kinds = await factory.WithDbAsync(db => db.Outbox.Where(m => m.UserId == user).Select(m => m.Kind).ToListAsync());
         Assert.Contains(Outbox.DeleteCredits, kinds);
         Assert.Contains(Outbox.DeleteFlash, kinds);
+        Assert.Contains(Outbox.DeletePro, kinds);
     }
 
     [Fact]
-    public async Task The_export_is_503_with_nothing_partial_when_credits_and_flash_cannot_answer()
+    public async Task The_export_is_503_with_nothing_partial_when_the_other_services_cannot_answer()
     {
         using var client = factory.CreateClient();
         var pair = await factory.DevTokenAsync(client);
         var user = Guid.Parse(new JsonWebToken(pair.AccessToken).Subject);
 
-        // credits and flash are unreachable in these tests: an export without their data would not be everything.
+        // credits, flash and pro are unreachable in these tests: an export without their data would not be everything.
         using var export = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/v1/users/me/export").Signed(factory.GatewaySecret, user));
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, export.StatusCode);

@@ -21,6 +21,8 @@ public sealed class IdentityFactory : ServiceFactory<Program>, IAsyncLifetime
         Settings["Downstream:credits:BaseAddress"] = "http://127.0.0.1:9"; // nothing listens: deliveries stay queued
         Settings["Downstream:flash:ServiceKey"] = "flash-key-0123456789abcdef0123456789ab";
         Settings["Downstream:flash:BaseAddress"] = "http://127.0.0.1:9";
+        Settings["Downstream:pro:ServiceKey"] = "pro-key-0123456789abcdef0123456789abcd";
+        Settings["Downstream:pro:BaseAddress"] = "http://127.0.0.1:9";
         Settings["Identity:Tokens:Issuer"] = "http://localhost/";
         Settings["Identity:Tokens:KeyPublishLead"] = "00:00:05"; // long enough for a loaded machine to look before it ends
         Settings["Identity:Tokens:KeyRefreshInterval"] = "00:00:01";
