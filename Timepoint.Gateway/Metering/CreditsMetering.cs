@@ -147,14 +147,16 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
 
         var forwardFailed = context.Features.Get<Yarp.ReverseProxy.Forwarder.IForwarderErrorFeature>() is not null;
         var succeeded = !forwardFailed && context.Response.StatusCode is >= 200 and < 300 && (!route.Streaming || watch.SawDone);
-        await FinishAsync(reservation, succeeded, forwardFailed ? "upstream failure" : $"status {context.Response.StatusCode}");
+        // Kept before the reservation is settled or refunded: a retry that finds it finished then finds its answer too.
         // A stream is kept only when it reached done: a broken one cannot be replayed as it was (the client saw the
         // connection fail), and its refund is what a retry is told about (ReplayAsync).
         if (clientKey.Length > 0 && (!route.Streaming || succeeded) && watch.Captured is { } captured)
         {
-            await outcomes.StoreAsync(caller.UserId, clientKey, new StoredOutcome(context.Response.StatusCode,
-                context.Response.ContentType, captured, succeeded ? reservation.Charged : 0, reservation.BalanceAfter));
+            await outcomes.StoreAsync(caller.UserId, clientKey, new StoredOutcome(context.Response.StatusCode, context.Response.ContentType,
+                captured, succeeded ? reservation.Charged : 0, succeeded ? reservation.BalanceAfter : reservation.BalanceAfter + reservation.Charged));
         }
+
+        await FinishAsync(reservation, succeeded, forwardFailed ? "upstream failure" : $"status {context.Response.StatusCode}");
     }
 
     private async Task FinishAsync(Reservation reservation, bool succeeded, string reason)

@@ -88,6 +88,26 @@ public sealed class MeteringTests(PlatformFixture platform)
     }
 
     [Fact]
+    public async Task A_retry_of_a_refunded_failure_replays_it_with_the_balance_after_the_refund()
+    {
+        var user = await platform.NewUserAsync();
+        var key = Guid.NewGuid().ToString();
+        using var failing = PlatformFixture.As(user, HttpMethod.Post, "/api/v1/timepoints/generate/sync", new { query = "The burning of Rome 64" });
+        failing.Headers.Add("Idempotency-Key", key);
+        failing.Headers.Add("X-Flash-Fail", "error");
+
+        using var first = await platform.Gateway.SendAsync(failing);
+        using var retry = await Generate(user, "The burning of Rome 64", key);
+
+        Assert.Equal(HttpStatusCode.InternalServerError, first.StatusCode);
+        Assert.Equal("50", first.Headers.GetValues("X-Balance-After").Single());
+        Assert.Equal(HttpStatusCode.InternalServerError, retry.StatusCode);
+        Assert.Equal("true", retry.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Equal("50", retry.Headers.GetValues("X-Balance-After").Single());
+        Assert.Equal(50, await BalanceAsync(user));
+    }
+
+    [Fact]
     public async Task A_retried_stream_with_the_same_idempotency_key_replays_the_first_stream_and_is_not_charged_again()
     {
         var user = await platform.NewUserAsync();
