@@ -150,13 +150,19 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
         // Kept before the reservation is settled or refunded: a retry that finds it finished then finds its answer too.
         // A stream is kept only when it reached done: a broken one cannot be replayed as it was (the client saw the
         // connection fail), and its refund is what a retry is told about (ReplayAsync).
-        if (clientKey.Length > 0 && (!route.Streaming || succeeded) && watch.Captured is { } captured)
+        try
         {
-            await outcomes.StoreAsync(caller.UserId, clientKey, new StoredOutcome(context.Response.StatusCode, context.Response.ContentType,
-                captured, succeeded ? reservation.Charged : 0, succeeded ? reservation.BalanceAfter : reservation.BalanceAfter + reservation.Charged));
+            if (clientKey.Length > 0 && (!route.Streaming || succeeded) && watch.Captured is { } captured)
+            {
+                await outcomes.StoreAsync(caller.UserId, clientKey, new StoredOutcome(context.Response.StatusCode, context.Response.ContentType,
+                    captured, succeeded ? reservation.Charged : 0, succeeded ? reservation.BalanceAfter : reservation.BalanceAfter + reservation.Charged));
+            }
         }
-
-        await FinishAsync(reservation, succeeded, forwardFailed ? "upstream failure" : $"status {context.Response.StatusCode}");
+        finally
+        {
+            // Whatever happened to the kept answer, the charge stands or is refunded now.
+            await FinishAsync(reservation, succeeded, forwardFailed ? "upstream failure" : $"status {context.Response.StatusCode}");
+        }
     }
 
     private async Task FinishAsync(Reservation reservation, bool succeeded, string reason)
@@ -206,7 +212,7 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
             context.Response.Headers["X-Credits-Charged"] = "0";
             await Problems.WriteAsync(context, Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Request already finished",
                 reservation.Status == "settled"
-                    ? "A request with this Idempotency-Key has already completed and was charged; its answer was not kept, so it cannot be replayed."
+                    ? "A request with this Idempotency-Key has already completed and was charged; its answer was not kept (or cannot be read right now), so it cannot be replayed."
                     : "A request with this Idempotency-Key has already failed and its credits were refunded; send a new key to try again."));
             return;
         }

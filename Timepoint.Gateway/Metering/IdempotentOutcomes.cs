@@ -18,7 +18,7 @@ public sealed class IdempotentOutcomes(IConnectionMultiplexer redis, ILogger<Ide
         {
             await redis.GetDatabase().StringSetAsync(RedisKeyFor(userId, key), JsonSerializer.SerializeToUtf8Bytes(outcome), Keep);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or TimeoutException) // a timeout is also how Redis being down shows
         {
             logger.LogWarning("Could not keep the outcome of an idempotent request: {Error}", ex.Message);
         }
@@ -31,7 +31,7 @@ public sealed class IdempotentOutcomes(IConnectionMultiplexer redis, ILogger<Ide
             var value = await redis.GetDatabase().StringGetAsync(RedisKeyFor(userId, key));
             return value.IsNullOrEmpty ? null : JsonSerializer.Deserialize<StoredOutcome>((byte[])value!);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or TimeoutException) // a timeout is also how Redis being down shows
         {
             logger.LogWarning("Could not read the outcome of an idempotent request: {Error}", ex.Message);
             return null;
