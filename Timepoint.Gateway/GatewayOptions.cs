@@ -47,11 +47,11 @@ public sealed class RateLimitOptions
     [Range(1, 1_000_000)] public int WritesPerMinute { get; set; } = 30;
 
     /// <summary>
-    /// Credentials that did not check out, per client address: an invalid token or an unknown API key (not a missing
-    /// credential, an expired token or a revoked key). Beyond it the address is refused with 429 before its credentials
-    /// are checked, so guessing keys cannot turn into unbounded look-ups at identity.
+    /// Unknown API keys per client address (not revoked or expired ones). Beyond it, until the window ends, keys from the
+    /// address that are not already known to the edge are refused with 429 without asking identity, so guessing keys
+    /// cannot turn into unbounded look-ups. Valid keys the edge knows and JWTs keep working.
     /// </summary>
-    [Range(1, 1_000_000)] public int FailedAuthenticationsPerMinute { get; set; } = 60;
+    [Range(1, 1_000_000)] public int UnknownApiKeysPerMinute { get; set; } = 60;
 
     /// <summary>Metered (generation) calls per minute by tier.</summary>
     public Dictionary<string, int> Tiers { get; set; } = new() { ["free"] = 10, ["pro"] = 60, ["enterprise"] = 300 };

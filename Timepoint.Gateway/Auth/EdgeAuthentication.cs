@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Timepoint.Gateway.Limits;
@@ -6,11 +7,20 @@ using Timepoint.Gateway.Routing;
 namespace Timepoint.Gateway.Auth;
 
 /// <summary>Authenticates the caller of a proxied route according to its access policy; refusals are problem+json.</summary>
+/// <para>
+/// Unknown API keys are counted per client address (<see cref="RateLimitOptions.UnknownApiKeysPerMinute"/>). Once an
+/// address has spent that budget, its keys are not looked up at identity until the window ends (429 instead), so guessing
+/// keys cannot cost identity a look-up per guess. Keys whose verdict is known here, and JWTs (checked locally), still work.
+/// </para>
 public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKeys, EdgeRateLimiter limiter,
-    IOptionsMonitor<GatewayOptions> options, GatewayMetrics metrics)
+    IOptionsMonitor<GatewayOptions> options, TimeProvider clock, GatewayMetrics metrics)
 {
-    /// <summary>The rate-limit bucket of credentials that did not check out, counted per client address.</summary>
-    public const string FailedBucket = "auth-failed";
+    /// <summary>The rate-limit bucket of unknown API keys, counted per client address.</summary>
+    public const string UnknownKeysBucket = "unknown-api-keys";
+
+    // Addresses whose budget of unknown API keys is spent, with the end of that window (this replica's memory): until
+    // then their keys are not looked up at identity, unless the verdict is already known here.
+    private readonly ConcurrentDictionary<string, long> guessing = new();
 
     public async Task InvokeAsync(HttpContext context, Func<Task> next)
     {
@@ -30,9 +40,8 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
         {
             var credential = Credentials.Read(context.Request);
             var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-            var failedLimit = options.CurrentValue.RateLimits.FailedAuthenticationsPerMinute;
-            // An address over its budget of bad credentials is refused before its credentials are checked (no look-up).
-            if (credential.Kind != CredentialKind.None && limiter.RememberedRefusal(FailedBucket, address, failedLimit) is { } refused)
+            var limit = options.CurrentValue.RateLimits.UnknownApiKeysPerMinute;
+            if (credential.Kind == CredentialKind.ApiKey && Guessing(address, limit) is { } refused && !apiKeys.IsKnown(credential.Value))
             {
                 await RefuseGuessingAsync(context, refused);
                 return;
@@ -43,10 +52,9 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
             {
                 var code = (string)problem.ProblemDetails.Extensions["code"]!;
                 metrics.AuthFailure(code, route.Id);
-                // Only credentials that did not check out count: not a missing one, an expired token or a revoked key.
-                if (code is ErrorCodes.JwtInvalid or ErrorCodes.KeyInvalid
-                    && await limiter.HitAsync(FailedBucket, address, failedLimit) is { Allowed: false } over)
+                if (code == ErrorCodes.KeyInvalid && await limiter.HitAsync(UnknownKeysBucket, address, limit) is { Allowed: false } over)
                 {
+                    Remember(address, over.ResetAt);
                     await RefuseGuessingAsync(context, over);
                     return;
                 }
@@ -76,11 +84,44 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
         await next();
     }
 
+    /// <summary>The refusal of an address whose budget of unknown keys is spent in this window; null if it is not.</summary>
+    private RateDecision? Guessing(string address, int limit)
+    {
+        if (!guessing.TryGetValue(address, out var resetAt))
+        {
+            return null;
+        }
+
+        var now = clock.GetUtcNow().ToUnixTimeSeconds();
+        if (resetAt <= now)
+        {
+            guessing.TryRemove(new KeyValuePair<string, long>(address, resetAt));
+            return null;
+        }
+
+        return new RateDecision(false, limit, 0, resetAt, (int)(resetAt - now));
+    }
+
+    private void Remember(string address, long resetAt)
+    {
+        if (guessing.Count >= 100_000)
+        {
+            // Bounded whatever the traffic: windows that have ended go first.
+            var now = clock.GetUtcNow().ToUnixTimeSeconds();
+            foreach (var (stale, _) in guessing.Where(g => g.Value <= now).ToList())
+            {
+                guessing.TryRemove(stale, out _);
+            }
+        }
+
+        guessing[address] = resetAt;
+    }
+
     private Task RefuseGuessingAsync(HttpContext context, RateDecision decision)
     {
         RateLimiting.WriteHeaders(context.Response, decision);
-        return RateLimiting.RefuseAsync(context, decision, FailedBucket, metrics,
-            $"Too many invalid credentials from this address ({decision.Limit} a minute)");
+        return RateLimiting.RefuseAsync(context, decision, UnknownKeysBucket, metrics,
+            $"Too many unknown API keys from this address ({decision.Limit} a minute)");
     }
 
     private async Task<(Caller?, ProblemHttpResult?)> AuthenticateAsync(HttpContext context, EdgeRoute route, Credential credential)
@@ -131,4 +172,7 @@ public readonly record struct ApiKeyOutcome(Caller? Caller, ProblemHttpResult? P
 public interface IApiKeyVerifier
 {
     ValueTask<ApiKeyOutcome> VerifyAsync(string key, CancellationToken ct);
+
+    /// <summary>Whether a verdict on the key is remembered here, so verifying it asks identity nothing.</summary>
+    bool IsKnown(string key);
 }

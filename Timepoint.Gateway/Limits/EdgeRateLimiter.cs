@@ -135,30 +135,6 @@ public sealed class EdgeRateLimiter(IConnectionMultiplexer redis, TimeProvider c
     }
 
     /// <summary>
-    /// The refusal this replica still remembers for the caller (for a second after Redis said no), without asking Redis
-    /// or spending a unit; null when there is none and the caller should be asked about with <see cref="HitAsync"/>.
-    /// </summary>
-    public RateDecision? RememberedRefusal(string bucket, string subject, int limit)
-    {
-        if (!leases.TryGetValue((bucket, subject), out var lease))
-        {
-            return null;
-        }
-
-        var now = clock.GetUtcNow().ToUnixTimeSeconds();
-        var window = now / WindowSeconds;
-        lock (lease)
-        {
-            if (lease.Window != window || lease.RefusedUntil <= clock.GetTimestamp())
-            {
-                return null;
-            }
-        }
-
-        return Decide(limit + 1, limit, now, (window + 1) * WindowSeconds);
-    }
-
-    /// <summary>
     /// Gives the unused units of leases not used for <paramref name="idle"/> back to Redis, and forgets leases of past
     /// windows. Called every <see cref="IdleLease"/> by <see cref="RateLimitLeases"/>, and with zero when the replica stops.
     /// </summary>

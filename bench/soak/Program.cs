@@ -44,7 +44,7 @@ internal sealed class SoakPlatform : IPlatform, IAsyncDisposable
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
         Set(builder, "credits", ("Credits__ReservationTimeoutSeconds", "10"), ("Credits__ReconcilerIntervalSeconds", "2"));
         // All traffic comes from one address, forged credentials included on purpose: the per-address limits would refuse it.
-        Set(builder, "gateway", ("Gateway__RateLimits__AnonymousPerMinute", "100000"), ("Gateway__RateLimits__FailedAuthenticationsPerMinute", "100000"));
+        Set(builder, "gateway", ("Gateway__RateLimits__AnonymousPerMinute", "100000"), ("Gateway__RateLimits__UnknownApiKeysPerMinute", "100000"));
         platform.app = await builder.BuildAsync(cts.Token);
         await platform.app.StartAsync(cts.Token);
         foreach (var resource in new[] { "postgres", "redis", "identity", "credits", "flash", "clockchain", "pro", "gateway" })

@@ -37,7 +37,7 @@ public abstract class EdgeHarness : IAsyncLifetime
         gateway.Settings["Downstream:credits:BaseAddress"] = backend.Address.ToString();
         // Every test server's requests come from no address ("unknown") and count in one Redis: the bad credentials many
         // classes send on purpose must not spend each other's budget. FailedAuthenticationTests sets its own.
-        gateway.Settings["Gateway:RateLimits:FailedAuthenticationsPerMinute"] = "1000000";
+        gateway.Settings["Gateway:RateLimits:UnknownApiKeysPerMinute"] = "1000000";
         Configure(gateway.Settings);
         client = gateway.CreateClient();
     }

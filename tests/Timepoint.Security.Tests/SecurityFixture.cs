@@ -38,12 +38,11 @@ public sealed class SecurityFixture : IAsyncLifetime, IPlatform
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
         Environment(builder, "credits", ("Credits__ReservationTimeoutSeconds", $"{ReservationTimeoutSeconds}"), ("Credits__ReconcilerIntervalSeconds", "2"));
         // Many users are minted here (an anonymous admin call each), and the soak sends anonymous reads at full speed: with
-        // leased limits it passed 2,000 in a minute and the next tests could not mint users. The anonymous budget is not what
-        // these tests are about (HeaderTests and the end-to-end tests check it), so it is set as bench/soak sets it. So is the
-        // budget of bad credentials per address: the soak and the JWT corpus send hundreds on purpose, and each must be
-        // seen to be refused as such (the gateway's FailedAuthenticationTests check the budget).
+        // leased limits it passed 2,000 in a minute and the next tests could not mint users. The per-address budgets are not
+        // what these tests are about (the gateway's AnonymousLimitTests and FailedAuthenticationTests check them), so they
+        // are set as bench/soak sets them: every forged credential here must be seen refused as such, not as 429.
         Environment(builder, "gateway", ("Gateway__RateLimits__AnonymousPerMinute", "100000"),
-            ("Gateway__RateLimits__FailedAuthenticationsPerMinute", "100000"));
+            ("Gateway__RateLimits__UnknownApiKeysPerMinute", "100000"));
 
         App = await builder.BuildAsync(cts.Token);
         await App.StartAsync(cts.Token);
