@@ -64,7 +64,36 @@ public sealed class CreditLedger
         }
 
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
-        await using var command = new Tx(connection, null).Sql("""
+        return await ReadLedgerAsync(new Tx(connection, null), userId, limit, offset, cancellationToken);
+    }
+
+    /// <summary>
+    /// The account and its whole ledger as of one moment, so the balance is the ledger's sum even while charges land; null
+    /// when the user was deleted.
+    /// </summary>
+    public async Task<(Account Account, IReadOnlyList<LedgerEntry> Ledger)?> ExportAsync(Guid userId, CancellationToken cancellationToken)
+    {
+        if (await GetAccountAsync(userId, cancellationToken) is null)
+        {
+            return null;
+        }
+
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        var tx = new Tx(connection, transaction);
+        if (await ReadAccountAsync(tx, userId, cancellationToken) is not { } account)
+        {
+            return null;
+        }
+
+        var ledger = await ReadLedgerAsync(tx, userId, int.MaxValue, 0, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return (account, ledger);
+    }
+
+    private static async Task<IReadOnlyList<LedgerEntry>> ReadLedgerAsync(Tx tx, Guid userId, int limit, int offset, CancellationToken cancellationToken)
+    {
+        await using var command = tx.Sql("""
             SELECT id, amount, balance_after, type, description, created_at
             FROM ledger WHERE user_id = @user ORDER BY id DESC LIMIT @limit OFFSET @offset
             """, ("user", userId), ("limit", limit), ("offset", offset));

@@ -166,12 +166,10 @@ public static class InternalCreditsApi
     public static async Task<Results<Ok<UserCreditsExport>, ProblemHttpResult>> ExportUser(
         Guid userId, CreditLedger ledger, CancellationToken cancellationToken)
     {
-        var account = await ledger.GetAccountAsync(userId, cancellationToken);
-        var entries = account is null ? null : await ledger.GetHistoryAsync(userId, int.MaxValue, 0, cancellationToken);
-        return account is null || entries is null
-            ? UserDeleted()
-            : TypedResults.Ok(new UserCreditsExport(new BalanceResponse(account.Balance, account.LifetimeEarned, account.LifetimeSpent),
-                [.. entries.Select(e => new HistoryItem(e.Id, e.Amount, e.BalanceAfter, e.Type, e.Description, e.CreatedAt))]));
+        return await ledger.ExportAsync(userId, cancellationToken) is var (account, entries)
+            ? TypedResults.Ok(new UserCreditsExport(new BalanceResponse(account.Balance, account.LifetimeEarned, account.LifetimeSpent),
+                [.. entries.Select(e => new HistoryItem(e.Id, e.Amount, e.BalanceAfter, e.Type, e.Description, e.CreatedAt))]))
+            : UserDeleted();
     }
 
     private static ProblemHttpResult UserDeleted() => Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Conflict",

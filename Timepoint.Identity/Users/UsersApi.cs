@@ -117,9 +117,11 @@ public static class UsersApi
         var ledger = credits.ExportUserAsync(user.Id, ct);
         var timepoints = flash.ExportUserAsync(user.Id, ct);
         var simulations = pro.ExportUserAsync(user.Id, ct);
+        JsonElement theirTimepoints, theirSimulations;
         try
         {
             await Task.WhenAll(ledger, timepoints, simulations);
+            (theirTimepoints, theirSimulations) = (timepoints.Result.GetProperty("timepoints"), simulations.Result.GetProperty("simulations"));
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)
         {
@@ -131,8 +133,7 @@ public static class UsersApi
 
         return TypedResults.Ok(new UserExport(UserProfile.From(user), user.Disabled,
             [.. user.Logins.Select(l => new LoginExport(l.Provider, l.Subject, l.Email, l.LinkedAt))],
-            await apiKeys.ListAsync(user.Id, ct), ledger.Result, timepoints.Result.GetProperty("timepoints"),
-            simulations.Result.GetProperty("simulations")));
+            await apiKeys.ListAsync(user.Id, ct), ledger.Result, theirTimepoints, theirSimulations));
     }
 
     /// <summary>Service: the user behind an external login, created (with the signup bonus) on first sight.</summary>
