@@ -14,7 +14,7 @@ public sealed class ApiKeyEdgeTests : EdgeHarness
     {
         var typo = ApiKeyFormat.Generate()[..^1] + "!";
 
-        using var response = await SendAsync(typo);
+        using var response = await SendWithApiKeyAsync(typo);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal(0, identity.Verifications);
@@ -23,14 +23,14 @@ public sealed class ApiKeyEdgeTests : EdgeHarness
     [Fact]
     public async Task A_valid_key_is_verified_once_then_served_from_cache_and_keeps_working_with_identity_down()
     {
-        var (key, user) = Known();
+        var (key, user) = KnownApiKey();
 
-        using var first = await SendAsync(key);
-        using var second = await SendAsync(key);
+        using var first = await SendWithApiKeyAsync(key);
+        using var second = await SendWithApiKeyAsync(key);
         var seen = (await second.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("headers");
         await identity.StopAsync();
-        using var withIdentityDown = await SendAsync(key);
-        using var unknownWithIdentityDown = await SendAsync(ApiKeyFormat.Generate());
+        using var withIdentityDown = await SendWithApiKeyAsync(key);
+        using var unknownWithIdentityDown = await SendWithApiKeyAsync(ApiKeyFormat.Generate());
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);
@@ -45,10 +45,10 @@ public sealed class ApiKeyEdgeTests : EdgeHarness
     [Fact]
     public async Task Concurrent_requests_with_a_key_not_yet_cached_ask_identity_once()
     {
-        var (key, _) = Known();
+        var (key, _) = KnownApiKey();
         identity.VerifyDelay = TimeSpan.FromMilliseconds(500);
 
-        var responses = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => SendAsync(key)));
+        var responses = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => SendWithApiKeyAsync(key)));
 
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         Assert.Equal(1, identity.Verifications);
@@ -61,8 +61,8 @@ public sealed class ApiKeyEdgeTests : EdgeHarness
     [Fact]
     public async Task A_published_revocation_drops_the_cached_verdict_at_once()
     {
-        var (key, _) = Known();
-        using var before = await SendAsync(key);
+        var (key, _) = KnownApiKey();
+        using var before = await SendWithApiKeyAsync(key);
         Assert.Equal(HttpStatusCode.OK, before.StatusCode);
 
         identity.ApiKeys[key] = new { valid = false, reason = "revoked" };
@@ -74,7 +74,7 @@ public sealed class ApiKeyEdgeTests : EdgeHarness
         for (var i = 0; i < 20 && status == HttpStatusCode.OK; i++)
         {
             await Task.Delay(100);
-            using var after = await SendAsync(key);
+            using var after = await SendWithApiKeyAsync(key);
             status = after.StatusCode;
             if (status != HttpStatusCode.OK)
             {
@@ -91,30 +91,12 @@ public sealed class ApiKeyEdgeTests : EdgeHarness
         var expired = ApiKeyFormat.Generate();
         identity.ApiKeys[expired] = new { valid = false, reason = "expired" };
 
-        using var unknown = await SendAsync(ApiKeyFormat.Generate());
-        using var wrong = await SendAsync(ApiKeyFormat.Generate());
-        using var old = await SendAsync(expired);
+        using var unknown = await SendWithApiKeyAsync(ApiKeyFormat.Generate());
+        using var wrong = await SendWithApiKeyAsync(ApiKeyFormat.Generate());
+        using var old = await SendWithApiKeyAsync(expired);
 
         Assert.Equal("auth.key_invalid", (await unknown.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
         Assert.Equal((await unknown.Content.ReadAsStringAsync()).Split("trace_id")[0], (await wrong.Content.ReadAsStringAsync()).Split("trace_id")[0]);
         Assert.Equal("auth.key_revoked", (await old.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
-    }
-
-    private (string Key, Guid User) Known()
-    {
-        var key = ApiKeyFormat.Generate();
-        var user = Guid.NewGuid();
-        identity.ApiKeys[key] = new
-        {
-            valid = true, user_id = user, key_id = Guid.NewGuid(), scopes = new[] { "read" }, tier = "free", valid_until = (string?)null,
-        };
-        return (key, user);
-    }
-
-    private Task<HttpResponseMessage> SendAsync(string key)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/credits/balance");
-        request.Headers.Add("X-API-Key", key);
-        return client.SendAsync(request);
     }
 }

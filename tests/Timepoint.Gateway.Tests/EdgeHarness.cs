@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Hosting;
+
 namespace Timepoint.Gateway.Tests;
 
 /// <summary>
@@ -40,6 +42,26 @@ public abstract class EdgeHarness : IAsyncLifetime
         gateway.Settings["Gateway:RateLimits:UnknownApiKeysPerMinute"] = "1000000";
         Configure(gateway.Settings);
         client = gateway.CreateClient();
+    }
+
+    /// <summary>A valid key identity (the stand-in) knows, with its user; read scope, free tier.</summary>
+    protected (string Key, Guid User) KnownApiKey()
+    {
+        var key = ApiKeyFormat.Generate();
+        var user = Guid.NewGuid();
+        identity.ApiKeys[key] = new
+        {
+            valid = true, user_id = user, key_id = Guid.NewGuid(), scopes = new[] { "read" }, tier = "free", valid_until = (string?)null,
+        };
+        return (key, user);
+    }
+
+    /// <summary>A read of the caller's balance with the API key.</summary>
+    protected Task<HttpResponseMessage> SendWithApiKeyAsync(string key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/credits/balance");
+        request.Headers.Add("X-API-Key", key);
+        return client.SendAsync(request);
     }
 
     public virtual async Task DisposeAsync()

@@ -25,7 +25,7 @@ public sealed class FailedAuthenticationTests : EdgeHarness
         var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < Guesses; i++)
         {
-            using var response = await SendKeyAsync(ApiKeyFormat.Generate()); // well-formed, so only identity can tell
+            using var response = await SendWithApiKeyAsync(ApiKeyFormat.Generate()); // well-formed, so only identity can tell
             statuses.Add(response.StatusCode);
             if (response.StatusCode == HttpStatusCode.TooManyRequests)
             {
@@ -47,16 +47,16 @@ public sealed class FailedAuthenticationTests : EdgeHarness
     [Fact]
     public async Task A_key_the_edge_knows_and_a_jwt_keep_working_from_an_address_that_is_guessing()
     {
-        var (key, user) = KnownKey();
-        using var first = await SendKeyAsync(key); // its verdict is now known here
+        var (key, user) = KnownApiKey();
+        using var first = await SendWithApiKeyAsync(key); // its verdict is now known here
 
         for (var i = 0; i < Guesses; i++)
         {
-            using var guess = await SendKeyAsync(ApiKeyFormat.Generate());
+            using var guess = await SendWithApiKeyAsync(ApiKeyFormat.Generate());
         }
 
-        using var guessing = await SendKeyAsync(ApiKeyFormat.Generate());
-        using var known = await SendKeyAsync(key);
+        using var guessing = await SendWithApiKeyAsync(ApiKeyFormat.Generate());
+        using var known = await SendWithApiKeyAsync(key);
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/credits/balance");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", identity.Token(user));
         using var jwt = await client.SendAsync(request);
@@ -90,23 +90,5 @@ public sealed class FailedAuthenticationTests : EdgeHarness
                 Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
             }
         }
-    }
-
-    private (string Key, Guid User) KnownKey()
-    {
-        var key = ApiKeyFormat.Generate();
-        var user = Guid.NewGuid();
-        identity.ApiKeys[key] = new
-        {
-            valid = true, user_id = user, key_id = Guid.NewGuid(), scopes = new[] { "read" }, tier = "free", valid_until = (string?)null,
-        };
-        return (key, user);
-    }
-
-    private Task<HttpResponseMessage> SendKeyAsync(string key)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/credits/balance");
-        request.Headers.Add("X-API-Key", key);
-        return client.SendAsync(request);
     }
 }
