@@ -6,12 +6,14 @@ using Timepoint.Gateway.Routing;
 
 namespace Timepoint.Gateway.Auth;
 
-/// <summary>Authenticates the caller of a proxied route according to its access policy; refusals are problem+json.</summary>
+/// <summary>
+/// Authenticates the caller of a proxied route according to its access policy; refusals are problem+json.
 /// <para>
 /// Unknown API keys are counted per client address (<see cref="RateLimitOptions.UnknownApiKeysPerMinute"/>). Once an
 /// address has spent that budget, its keys are not looked up at identity until the window ends (429 instead), so guessing
 /// keys cannot cost identity a look-up per guess. Keys whose verdict is known here, and JWTs (checked locally), still work.
 /// </para>
+/// </summary>
 public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKeys, EdgeRateLimiter limiter,
     IOptionsMonitor<GatewayOptions> options, TimeProvider clock, GatewayMetrics metrics)
 {
