@@ -76,7 +76,7 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
         // Without a client key the edge still names the reservation, so its own retries to credits never charge twice.
         // A client's key goes to credits as its digest: any key up to the limit fits credits' own, prefix included.
         var idempotencyKey = clientKey.Length > 0
-            ? "client:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(clientKey)))
+            ? "client:" + IdempotentOutcomes.Digest(clientKey)
             : "edge:" + Guid.NewGuid().ToString("N");
         var fingerprint = Fingerprint(context.Request, body);
         var clientGone = context.RequestAborted; // read now: the context may be torn down once the client is gone

@@ -38,6 +38,8 @@ public sealed class IdempotentOutcomes(IConnectionMultiplexer redis, ILogger<Ide
         }
     }
 
-    private static RedisKey RedisKeyFor(Guid userId, string key) =>
-        $"idem:{userId}:{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))}";
+    /// <summary>A client's Idempotency-Key as a fixed-length name (hex SHA-256): for Redis here, and for credits.</summary>
+    public static string Digest(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    private static RedisKey RedisKeyFor(Guid userId, string key) => $"idem:{userId}:{Digest(key)}";
 }
