@@ -8,7 +8,8 @@ namespace Timepoint.Gateway.Limits;
 
 /// <summary>
 /// Picks the budget of a proxied request (SPEC.md section 3): anonymous per client address, authenticated per user (JWT
-/// or any of the user's API keys alike) with read and write classes, metered calls by the user's tier. Every limited response carries X-RateLimit-* headers.
+/// or any of the user's API keys alike) with read and write classes, metered calls by the user's tier. Every limited
+/// response carries X-RateLimit-* headers.
 /// </summary>
 public sealed class RateLimiting(EdgeRateLimiter limiter, IOptionsMonitor<GatewayOptions> options, GatewayMetrics metrics)
 {
