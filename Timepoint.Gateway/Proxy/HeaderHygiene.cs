@@ -11,7 +11,6 @@ namespace Timepoint.Gateway.Proxy;
 public static partial class HeaderHygiene
 {
     public const string RequestIdHeader = "X-Request-ID";
-    public const string ForwardedForHeader = "X-Forwarded-For";
     private static readonly object RequestIdKey = new();
 
     public static WebApplication UseHeaderHygiene(this WebApplication app)
@@ -21,7 +20,7 @@ public static partial class HeaderHygiene
         {
             var headers = context.Request.Headers;
             context.Features.Set(ClientAddress.Resolve(context.Connection.RemoteIpAddress,
-                trusted.IsEmpty ? default : headers[ForwardedForHeader], trusted));
+                trusted.IsEmpty ? default : headers[GatewayHeaders.ForwardedFor], trusted));
             List<string>? spoofed = null;
             foreach (var name in headers.Keys)
             {

@@ -179,6 +179,16 @@ public sealed class ClientAddressEdgeTests : EdgeHarness
         Assert.Equal(client, Scope(line).GetValueOrDefault("ClientAddress"));
     }
 
+    [Fact]
+    public void A_trusted_proxy_that_is_not_an_address_or_network_stops_the_edge_at_start()
+    {
+        using var broken = gateway.WithWebHostBuilder(b => b.UseSetting("Gateway:TrustedProxies:1", "10.0.0.0/99"));
+
+        var error = Assert.ThrowsAny<Exception>(() => broken.CreateClient());
+
+        Assert.Contains("Gateway:TrustedProxies: '10.0.0.0/99'", error.ToString());
+    }
+
     private static Dictionary<string, object?> Scope(FakeLogRecord record) =>
         record.Scopes.OfType<IEnumerable<KeyValuePair<string, object?>>>().SelectMany(s => s).GroupBy(p => p.Key)
             .ToDictionary(g => g.Key, g => g.Last().Value);
