@@ -16,7 +16,7 @@ builder.AddIdentityServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-identity"));
-app.UseForwardedHeaders();
+app.UseGatewayClientAddress();
 app.UseJsonTokenRoutes();
 app.UseGatewayTrust();
 app.UseRateLimiter();
