@@ -9,11 +9,11 @@ namespace Timepoint.Testing;
 /// </summary>
 public class ServiceFactory<TProgram> : WebApplicationFactory<TProgram> where TProgram : class
 {
-    public string GatewaySecret { get; } = LocalServers.Secret() + LocalServers.Secret();
+    public string GatewaySecret { get; init; } = LocalServers.Secret() + LocalServers.Secret();
 
-    public string ServiceKey { get; } = "svc-" + LocalServers.Secret() + LocalServers.Secret();
+    public string ServiceKey { get; init; } = "svc-" + LocalServers.Secret() + LocalServers.Secret();
 
-    public string AdminKey { get; } = "adm-" + LocalServers.Secret() + LocalServers.Secret();
+    public string AdminKey { get; init; } = "adm-" + LocalServers.Secret() + LocalServers.Secret();
 
     public Dictionary<string, string?> Settings { get; } = [];
 
