@@ -177,6 +177,7 @@ public static class LocalRedisCluster
 
     private static async Task UntilAsync(Func<Task<bool>> done, CancellationToken ct)
     {
+        string? lastError = null;
         while (true)
         {
             try
@@ -186,12 +187,20 @@ public static class LocalRedisCluster
                     return;
                 }
             }
-            catch (DistributedApplicationException)
+            catch (DistributedApplicationException ex)
             {
                 // Not listening yet: redis-cli fails; ask again.
+                lastError = ex.Message;
             }
 
-            await Task.Delay(200, ct);
+            try
+            {
+                await Task.Delay(200, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"The local Redis Cluster did not form in time; last redis-cli error: {lastError ?? "none"}");
+            }
         }
     }
 }
