@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
@@ -53,7 +51,8 @@ public static class IdentityServices
 
         builder.AddOpenIddictServer();
         builder.AddProviders();
-        builder.AddDemoRateLimit();
+        // Shared by every replica through Redis; per replica (and said so) while Redis is down.
+        builder.Services.AddSharedRateLimiter<IdentityRateLimiter>();
 
         return builder;
     }
@@ -100,26 +99,5 @@ public static class IdentityServices
                     .EnableAuthorizationEndpointPassthrough()
                     .DisableTransportSecurityRequirement(); // TLS ends at the edge
             });
-    }
-
-    private static void AddDemoRateLimit(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddRateLimiter(options =>
-        {
-            options.AddPolicy(AuthApi.DemoRateLimit, context =>
-            {
-                var demo = context.RequestServices.GetRequiredService<IOptions<DemoOptions>>().Value;
-                return RateLimitPartition.GetFixedWindowLimiter(context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
-                    _ => new FixedWindowRateLimiterOptions { PermitLimit = demo.PermitsPerMinute, Window = TimeSpan.FromMinutes(1) });
-            });
-            options.OnRejected = async (context, _) =>
-            {
-                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
-                var seconds = (int)Math.Ceiling(retryAfter.TotalSeconds);
-                context.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                await Problems.WriteAsync(context.HttpContext, Problems.Create(StatusCodes.Status429TooManyRequests,
-                    ErrorCodes.RateLimited, "Too many requests", $"Demo sign-in is limited; retry in {seconds} s."));
-            };
-        });
     }
 }

@@ -12,9 +12,10 @@ namespace Timepoint.Identity.Tests.Providers;
 
 /// <summary>
 /// The browser redirect flow (GET /api/v1/auth/{provider}/authorize -> provider -> callback -> TokenPair at the client's
-/// registered redirect URI) and /connect/authorize's authorization code with PKCE, against local stand-in providers.
+/// registered redirect URI) and /connect/authorize's authorization code with PKCE, against local stand-in providers; on one
+/// Redis server and on a Redis Cluster (the pending sign-ins and the data-protection keys live in Redis).
 /// </summary>
-public sealed class BrowserSignInTests(ProvidersFixture fixture) : IClassFixture<ProvidersFixture>
+public abstract class BrowserSignInTests(ProvidersFixture fixture)
 {
     [Theory]
     [InlineData("google")]
@@ -357,3 +358,7 @@ public sealed class BrowserSignInTests(ProvidersFixture fixture) : IClassFixture
         _ => fixture.GitHub,
     };
 }
+
+public sealed class BrowserSignInOnServerTests(ProvidersFixture fixture) : BrowserSignInTests(fixture), IClassFixture<ProvidersFixture>;
+
+public sealed class BrowserSignInOnClusterTests(ClusterProvidersFixture fixture) : BrowserSignInTests(fixture), IClassFixture<ClusterProvidersFixture>;
