@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.DataProtection;
@@ -71,6 +72,8 @@ public static class IdentityServices
     private static void AddOpenIddictServer(this WebApplicationBuilder builder)
     {
         var tokens = builder.Configuration.GetSection(TokenOptions.Section).Get<TokenOptions>() ?? new TokenOptions();
+        // OpenIddict takes the issuer now, before options are validated at start: check it here, naming the setting.
+        Validator.ValidateObject(tokens, new ValidationContext(tokens), validateAllProperties: true);
         builder.Services.AddOpenIddict()
             .AddCore(options => options.UseEntityFrameworkCore().UseDbContext<IdentityDbContext>())
             .AddServer(options =>
@@ -105,6 +108,7 @@ public static class IdentityServices
                 options.Configure(o => o.CodeChallengeMethods.Remove(CodeChallengeMethods.Plain));
 
                 options.AddEventHandler(AuthRoutes.ApplyJsonTokenResponse.Descriptor);
+                options.AddEventHandler(PublicDiscovery.Descriptor);
                 options.UseAspNetCore()
                     .EnableTokenEndpointPassthrough()
                     .EnableAuthorizationEndpointPassthrough()
