@@ -24,9 +24,14 @@ public static class EdgeApi
     {
         if (app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.PublicUrl?.Scheme == Uri.UriSchemeHttps)
         {
+            // At the response's start, so nothing that rewrites the headers on the way (proxying, problems) loses it.
             app.Use((context, next) =>
             {
-                context.Response.Headers.StrictTransportSecurity = StrictTransportSecurity;
+                context.Response.OnStarting(static response =>
+                {
+                    ((HttpResponse)response).Headers.StrictTransportSecurity = StrictTransportSecurity;
+                    return Task.CompletedTask;
+                }, context.Response);
                 return next(context);
             });
         }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -277,6 +278,22 @@ public sealed class TokenTests(IdentityFactory factory) : IClassFixture<Identity
     {
         var jwks = new JsonWebKeySet(await client.GetStringAsync("/.well-known/jwks"));
         return [.. jwks.Keys.Select(k => k.Kid)];
+    }
+
+    [Theory]
+    [InlineData("api.example.test")]
+    [InlineData("ftp://api.example.test/")]
+    [InlineData("https://api.example.test/?tenant=1")]
+    [InlineData("https://api.example.test/#top")]
+    [InlineData("https://user@api.example.test/")]
+    [InlineData("https://api.example.test/edge")]
+    public void A_bad_public_url_stops_identity_at_start_naming_the_setting(string issuer)
+    {
+        using var identity = factory.WithWebHostBuilder(b => b.UseSetting("Identity:Tokens:Issuer", issuer));
+
+        var failure = Assert.ThrowsAny<Exception>(() => identity.CreateClient());
+
+        Assert.Contains("Identity:Tokens:Issuer", failure.ToString(), StringComparison.Ordinal);
     }
 
     private static async Task<TokenValidationResult> ValidateAsync(HttpClient client, string token)
