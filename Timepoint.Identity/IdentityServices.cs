@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
@@ -60,6 +61,8 @@ public static class IdentityServices
     private static void AddOpenIddictServer(this WebApplicationBuilder builder)
     {
         var tokens = builder.Configuration.GetSection(TokenOptions.Section).Get<TokenOptions>() ?? new TokenOptions();
+        // OpenIddict takes the issuer now, before options are validated at start: check it here, naming the setting.
+        Validator.ValidateObject(tokens, new ValidationContext(tokens), validateAllProperties: true);
         builder.Services.AddOpenIddict()
             .AddCore(options => options.UseEntityFrameworkCore().UseDbContext<IdentityDbContext>())
             .AddServer(options =>
@@ -94,6 +97,7 @@ public static class IdentityServices
                 options.Configure(o => o.CodeChallengeMethods.Remove(CodeChallengeMethods.Plain));
 
                 options.AddEventHandler(AuthRoutes.ApplyJsonTokenResponse.Descriptor);
+                options.AddEventHandler(PublicDiscovery.Descriptor);
                 options.UseAspNetCore()
                     .EnableTokenEndpointPassthrough()
                     .EnableAuthorizationEndpointPassthrough()
