@@ -105,6 +105,7 @@ public static class IdentityServices
                 options.Configure(o => o.CodeChallengeMethods.Remove(CodeChallengeMethods.Plain));
 
                 options.AddEventHandler(AuthRoutes.ApplyJsonTokenResponse.Descriptor);
+                options.AddEventHandler(RefreshTokenRedemption.Descriptor);
                 options.UseAspNetCore()
                     .EnableTokenEndpointPassthrough()
                     .EnableAuthorizationEndpointPassthrough()
