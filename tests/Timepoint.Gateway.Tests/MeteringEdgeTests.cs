@@ -132,42 +132,54 @@ public sealed class MeteringClientGoneTests : EdgeHarness
         }
     }
 
-    [Fact]
-    public async Task A_stream_read_until_its_last_step_then_reset_is_charged_once_the_backend_sent_done()
+    /// <summary>done from the backend: charged, whoever read it; the backend cutting the stream instead: refunded.</summary>
+    [Theory]
+    [InlineData(false, "settled")]
+    [InlineData(true, "refunded")]
+    public async Task A_stream_read_until_its_last_step_then_reset_settles_on_what_the_backend_sent(bool backendBreaksBeforeDone, string outcome)
     {
         for (var i = 0; i < Tries; i++)
         {
             var user = Guid.NewGuid();
-            var held = flash.Hold(user);
+            var held = flash.Hold(user, backendBreaksBeforeDone);
 
             await ReadToLastStepThenResetAsync(user);
             held.Release.SetResult();
 
-            Assert.Equal("settled", await credits.OutcomeAsync(user));
-            Assert.True(await held.Finished.Task.WaitAsync(TimeSpan.FromSeconds(10)), "flash sent done");
+            Assert.Equal(outcome, await credits.OutcomeAsync(user));
+            Assert.Equal(!backendBreaksBeforeDone, await held.Finished.Task.WaitAsync(TimeSpan.FromSeconds(10)));
         }
     }
 
     [Fact]
-    public async Task A_stream_the_backend_cuts_after_the_client_left_is_refunded()
+    public async Task A_retry_of_a_stream_whose_client_left_replays_it_to_done_and_is_not_charged_again()
     {
-        for (var i = 0; i < Tries; i++)
-        {
-            var user = Guid.NewGuid();
-            var held = flash.Hold(user, breakBeforeDone: true);
+        var user = Guid.NewGuid();
+        var held = flash.Hold(user);
+        await ReadToLastStepThenResetAsync(user, "retry-after-reset");
+        held.Release.SetResult();
+        Assert.Equal("settled", await credits.OutcomeAsync(user));
 
-            await ReadToLastStepThenResetAsync(user);
-            held.Release.SetResult();
+        using var retry = Generate("/api/v1/timepoints/generate/stream", user);
+        retry.Headers.Add("Idempotency-Key", "retry-after-reset");
+        using var replayed = await client.SendAsync(retry);
 
-            Assert.Equal("refunded", await credits.OutcomeAsync(user));
-            Assert.False(await held.Finished.Task.WaitAsync(TimeSpan.FromSeconds(10)), "flash broke the stream");
-        }
+        Assert.Equal(System.Net.HttpStatusCode.OK, replayed.StatusCode);
+        Assert.Equal("true", replayed.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Equal("0", replayed.Headers.GetValues("X-Credits-Charged").Single());
+        Assert.Contains("event: done", await replayed.Content.ReadAsStringAsync());
     }
 
-    private async Task ReadToLastStepThenResetAsync(Guid user)
+    private async Task ReadToLastStepThenResetAsync(Guid user, string? idempotencyKey = null)
     {
         using var gone = new CancellationTokenSource();
-        var response = await client.SendAsync(Generate("/api/v1/timepoints/generate/stream", user), HttpCompletionOption.ResponseHeadersRead, gone.Token);
+        using var request = Generate("/api/v1/timepoints/generate/stream", user);
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, gone.Token);
         Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(gone.Token));
         while (await reader.ReadLineAsync(gone.Token) is { } line && line != HeldFlash.LastStep)
@@ -200,6 +212,7 @@ public sealed class MeteringClientGoneTests : EdgeHarness
     private sealed class LedgerCredits : StandIn
     {
         private readonly ConcurrentDictionary<Guid, Guid> reservations = new();
+        private readonly ConcurrentDictionary<string, Guid> keys = new();
         private readonly ConcurrentDictionary<Guid, string> outcomes = new();
 
         /// <summary>How the user's one reservation ended: settled or refunded (failing if both, or neither in time).</summary>
@@ -224,11 +237,13 @@ public sealed class MeteringClientGoneTests : EdgeHarness
             app.MapPost("/internal/credits/reserve", async (HttpContext context) =>
             {
                 var body = await context.Request.ReadFromJsonAsync<JsonElement>();
-                var id = reservations.GetOrAdd(body.GetProperty("user_id").GetGuid(), _ => Guid.NewGuid());
+                var fresh = Guid.NewGuid();
+                var id = keys.GetOrAdd(body.GetProperty("idempotency_key").GetString()!, fresh);
+                reservations.TryAdd(body.GetProperty("user_id").GetGuid(), id);
                 return Results.Json(new Dictionary<string, object>
                 {
                     ["reservation_id"] = id, ["operation"] = "generate_balanced", ["charged"] = 5,
-                    ["balance_after"] = 45, ["status"] = "reserved", ["replayed"] = false,
+                    ["balance_after"] = 45, ["status"] = outcomes.GetValueOrDefault(id, "reserved"), ["replayed"] = id != fresh,
                 });
             });
             app.MapPost("/internal/credits/reservations/{id:guid}/refund", (Guid id) =>
