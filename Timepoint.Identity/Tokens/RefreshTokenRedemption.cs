@@ -53,17 +53,33 @@ public sealed class RefreshTokenRedemption(IdentityDbContext db, TimeProvider cl
             return;
         }
 
+        // Refused whatever happens next (fail closed); the family is revoked by this loser or by another one.
+        context.Reject(Errors.InvalidGrant, "The refresh token has already been used.");
         if (principal!.GetAuthorizationId() is { Length: > 0 } authorizationId)
         {
-            await db.Set<OpenIddictEntityFrameworkCoreToken>()
-                .Where(t => t.Authorization!.Id == authorizationId && t.Status != Statuses.Revoked)
-                .ExecuteUpdateAsync(set => set.SetProperty(t => t.Status, Statuses.Revoked));
-            await db.Set<OpenIddictEntityFrameworkCoreAuthorization>()
-                .Where(a => a.Id == authorizationId)
-                .ExecuteUpdateAsync(set => set.SetProperty(a => a.Status, Statuses.Revoked));
+            try
+            {
+                await RevokeFamilyAsync(authorizationId);
+                context.Logger.LogWarning("Refresh token {TokenId} was presented again while it was being redeemed: its family is revoked", tokenId);
+            }
+            catch (Exception ex) when (ex is DbUpdateException or InvalidOperationException or Npgsql.NpgsqlException)
+            {
+                context.Logger.LogError("Refresh token {TokenId} was reused; its family could not be revoked: {Error}", tokenId, ex.Message);
+            }
         }
+    }
 
-        context.Logger.LogWarning("Refresh token {TokenId} was presented again while it was being redeemed: its family is revoked", tokenId);
-        context.Reject(Errors.InvalidGrant, "The refresh token has already been used.");
+    private async Task RevokeFamilyAsync(string authorizationId)
+    {
+        // The authorization's row first, locked until the commit: concurrent losers queue on it instead of locking the
+        // family's token rows in different orders (a deadlock).
+        await using var transaction = await db.Database.BeginTransactionAsync();
+        await db.Set<OpenIddictEntityFrameworkCoreAuthorization>()
+            .Where(a => a.Id == authorizationId)
+            .ExecuteUpdateAsync(set => set.SetProperty(a => a.Status, Statuses.Revoked));
+        await db.Set<OpenIddictEntityFrameworkCoreToken>()
+            .Where(t => t.Authorization!.Id == authorizationId && t.Status != Statuses.Revoked)
+            .ExecuteUpdateAsync(set => set.SetProperty(t => t.Status, Statuses.Revoked));
+        await transaction.CommitAsync();
     }
 }
