@@ -15,13 +15,11 @@ public sealed partial class OutcomeStream(Stream inner, bool watchForDone, bool 
     private readonly MemoryStream? captured = capture ? new MemoryStream() : null;
     private string tail = "";
     private bool overflow;
+    private bool clientLeft; // what followed was read from the backend, watched, kept, and dropped
 
     public Stream Inner { get; } = inner;
 
     public bool SawDone { get; private set; }
-
-    /// <summary>The client stopped receiving before the answer ended; what followed was read from the backend and dropped.</summary>
-    public bool ClientLeft { get; private set; }
 
     /// <summary>The body as sent, or null when it was too large to keep.</summary>
     public byte[]? Captured => captured is null || overflow ? null : captured.ToArray();
@@ -41,7 +39,7 @@ public sealed partial class OutcomeStream(Stream inner, bool watchForDone, bool 
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
         {
             // Whatever broke the client's side, the backend's answer still decides the charge: keep reading it.
-            ClientLeft = true;
+            clientLeft = true;
         }
     }
 
@@ -64,13 +62,13 @@ public sealed partial class OutcomeStream(Stream inner, bool watchForDone, bool 
         }
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
         {
-            ClientLeft = true;
+            clientLeft = true;
         }
     }
 
     public override void Flush() => FlushAsync(CancellationToken.None).GetAwaiter().GetResult();
 
-    private bool Gone() => ClientLeft |= clientGone.IsCancellationRequested;
+    private bool Gone() => clientLeft |= clientGone.IsCancellationRequested;
 
     private void Observe(ReadOnlySpan<byte> bytes)
     {
