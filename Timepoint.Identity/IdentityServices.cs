@@ -98,6 +98,7 @@ public static class IdentityServices
 
                 options.AddEventHandler(AuthRoutes.ApplyJsonTokenResponse.Descriptor);
                 options.AddEventHandler(PublicDiscovery.Descriptor);
+                options.AddEventHandler(RefreshTokenRedemption.Descriptor);
                 options.UseAspNetCore()
                     .EnableTokenEndpointPassthrough()
                     .EnableAuthorizationEndpointPassthrough()

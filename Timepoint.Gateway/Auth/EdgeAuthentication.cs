@@ -159,9 +159,12 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
                     return (null, Problems.Forbidden("This route needs a signed-in user; API keys cannot use it."));
                 }
 
-                if (route.Metered is not null && !key.Caller!.Scopes.Contains("generate"))
+                var scope = route.RequiredScope(context.Request.Method);
+                if (!key.Caller!.Scopes.Contains(scope))
                 {
-                    return (null, Problems.Forbidden("This API key lacks the 'generate' scope needed for metered routes."));
+                    return (null, Problems.Forbidden(scope == ApiKeyScope.Generate
+                        ? "This API key lacks the 'generate' scope needed for metered routes."
+                        : $"This API key lacks the '{scope}' scope needed for {context.Request.Method} on this route."));
                 }
 
                 return (key.Caller, null);

@@ -3,6 +3,8 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.Timeouts;
 using Refit;
 using Timepoint.Gateway.Auth;
 using Timepoint.Gateway.Proxy;
@@ -30,8 +32,9 @@ public sealed record Reservation(Guid ReservationId, string Operation, long Char
 public sealed record RefundRequest(string Reason);
 
 /// <summary>
-/// Metered routes (SPEC.md section 4): reserve the cost before forwarding, let the charge stand on 2xx, refund it exactly
-/// once on anything else (5xx, timeout, lost connection, or a stream that ends before <c>done</c>). With an
+/// Metered routes (SPEC.md section 4): reserve the cost before forwarding, let the charge stand on the backend's 2xx,
+/// refund it exactly once on anything else (5xx, timeout, a backend that cut the connection, or a stream the backend ended
+/// before <c>done</c>). A client that goes away once the call is forwarded changes nothing: the backend's answer decides. With an
 /// Idempotency-Key a retry is not charged again: it gets the first outcome, or 409 while the first is in flight.
 /// </summary>
 public sealed partial class CreditsMetering(ICreditsMeteringApi credits, CreditsSettlement settlement, IdempotentOutcomes outcomes,
@@ -134,14 +137,21 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
             return Task.CompletedTask;
         });
 
-        var watch = new OutcomeStream(context.Response.Body, route.Streaming, capture: clientKey.Length > 0);
+        // The charge follows the work the backend did, not whether the client stayed: the forward is cancelled by the
+        // route's timeout (and YARP's idle timeout), never by a client leaving, and once the client is gone its answer is
+        // read to its end and discarded. A stream is then settled by what the backend sent (done or not).
+        var watch = new OutcomeStream(context.Response.Body, route.Streaming, capture: clientKey.Length > 0, clientGone);
+        var lifetime = context.Features.Get<IHttpRequestLifetimeFeature>();
         context.Response.Body = watch;
+        context.Features.Set<IHttpRequestLifetimeFeature>(new UpstreamLifetime(lifetime,
+            context.Features.Get<IHttpRequestTimeoutFeature>()?.RequestTimeoutToken ?? CancellationToken.None));
         try
         {
             await next();
         }
         finally
         {
+            context.Features.Set(lifetime);
             context.Response.Body = watch.Inner;
         }
 
@@ -163,6 +173,18 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
             // Whatever happened to the kept answer, the charge stands or is refunded now.
             await FinishAsync(reservation, succeeded, forwardFailed ? "upstream failure" : $"status {context.Response.StatusCode}");
         }
+    }
+
+    /// <summary>
+    /// What the forwarder sees as the request's lifetime on a metered call: aborted by the route's timeout only (YARP
+    /// cancels the upstream call when RequestAborted fires). Abort still reaches the client's connection, so a response
+    /// the backend cut off is cut off for the client too.
+    /// </summary>
+    private sealed class UpstreamLifetime(IHttpRequestLifetimeFeature? client, CancellationToken bound) : IHttpRequestLifetimeFeature
+    {
+        public CancellationToken RequestAborted { get; set; } = bound;
+
+        public void Abort() => client?.Abort();
     }
 
     private async Task FinishAsync(Reservation reservation, bool succeeded, string reason)

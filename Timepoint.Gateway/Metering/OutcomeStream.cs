@@ -5,14 +5,17 @@ namespace Timepoint.Gateway.Metering;
 
 /// <summary>
 /// Passes the backend's response through untouched while watching it: for a stream, whether the <c>done</c> event got
-/// through; for an idempotent request, a bounded copy of the body to replay to retries.
+/// through; for an idempotent request, a bounded copy of the body to replay to retries. Once the client is gone (its
+/// request aborted, or a write to it failed) the rest is still watched and kept but no longer sent, so the forwarder
+/// reads the backend's answer to its end instead of cancelling it.
 /// </summary>
-public sealed partial class OutcomeStream(Stream inner, bool watchForDone, bool capture) : Stream
+public sealed partial class OutcomeStream(Stream inner, bool watchForDone, bool capture, CancellationToken clientGone) : Stream
 {
     private const int MaxCapture = 256 * 1024;
     private readonly MemoryStream? captured = capture ? new MemoryStream() : null;
     private string tail = "";
     private bool overflow;
+    private bool clientLeft; // what followed was read from the backend, watched, kept, and dropped
 
     public Stream Inner { get; } = inner;
 
@@ -24,21 +27,48 @@ public sealed partial class OutcomeStream(Stream inner, bool watchForDone, bool 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         Observe(buffer.Span);
-        await Inner.WriteAsync(buffer, cancellationToken);
+        if (Gone())
+        {
+            return;
+        }
+
+        try
+        {
+            await Inner.WriteAsync(buffer, cancellationToken);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Whatever broke the client's side, the backend's answer still decides the charge: keep reading it.
+            clientLeft = true;
+        }
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override void Write(byte[] buffer, int offset, int count)
+    public override void Write(byte[] buffer, int offset, int count) =>
+        WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override async Task FlushAsync(CancellationToken cancellationToken)
     {
-        Observe(buffer.AsSpan(offset, count));
-        Inner.Write(buffer, offset, count);
+        if (Gone())
+        {
+            return;
+        }
+
+        try
+        {
+            await Inner.FlushAsync(cancellationToken);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            clientLeft = true;
+        }
     }
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => Inner.FlushAsync(cancellationToken);
+    public override void Flush() => FlushAsync(CancellationToken.None).GetAwaiter().GetResult();
 
-    public override void Flush() => Inner.Flush();
+    private bool Gone() => clientLeft |= clientGone.IsCancellationRequested;
 
     private void Observe(ReadOnlySpan<byte> bytes)
     {

@@ -29,8 +29,25 @@ public sealed record EdgeRoute(
     string? Metered = null,
     bool Streaming = false);
 
+/// <summary>API-key scopes (SPEC.md section 2); JWTs are not scope-limited.</summary>
+public static class ApiKeyScope
+{
+    public const string Read = "read";
+    public const string Write = "write";
+    public const string Generate = "generate";
+}
+
 public static class EdgeRoutes
 {
+    /// <summary>
+    /// The scope an API key needs for this route and method, on every route: <c>generate</c> for a metered route,
+    /// <c>read</c> for GET and HEAD, <c>write</c> for any other method.
+    /// </summary>
+    public static string RequiredScope(this EdgeRoute route, string method) =>
+        route.Metered is not null ? ApiKeyScope.Generate
+        : HttpMethods.IsGet(method) || HttpMethods.IsHead(method) ? ApiKeyScope.Read
+        : ApiKeyScope.Write;
+
     public const string Identity = "identity";
     public const string Credits = "credits";
     public const string Flash = "flash";

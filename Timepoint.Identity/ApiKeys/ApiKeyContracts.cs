@@ -6,13 +6,14 @@ namespace Timepoint.Identity.ApiKeys;
 public static class ApiKeyScopes
 {
     public const string Read = "read";
+    public const string Write = "write";
     public const string Generate = "generate";
 
     /// <summary>Exists on the platform, but is never granted to a key by its user.</summary>
     public const string Admin = "admin";
 
     /// <summary>What a user may grant, in the order keys list them.</summary>
-    public static readonly string[] Grantable = [Read, Generate];
+    public static readonly string[] Grantable = [Read, Write, Generate];
 }
 
 /// <summary>The answer to a create: the only time the secret is shown.</summary>

@@ -153,6 +153,35 @@ public sealed class MeteringTests(PlatformFixture platform)
     }
 
     [Fact]
+    public async Task A_stream_read_until_its_last_step_then_reset_is_charged_and_not_refunded()
+    {
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var user = await platform.NewUserAsync();
+            using (var gone = new CancellationTokenSource())
+            {
+                var response = await platform.Gateway.SendAsync(Stream(user, Guid.NewGuid().ToString()), HttpCompletionOption.ResponseHeadersRead, gone.Token);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(gone.Token));
+                while (await reader.ReadLineAsync(gone.Token) is { } line && !(line.StartsWith("data:", StringComparison.Ordinal)
+                    && line.Contains("\"step\":\"ImageGen\"", StringComparison.Ordinal)))
+                {
+                }
+
+                // The last step's content is in hand; the client drops the connection before done.
+                gone.Cancel();
+                response.Dispose();
+            }
+
+            // Settled by what flash sent: its done, after it stored the timepoint. A refund came ~2 s later before the fix.
+            var history = await WaitForAsync(user, h => h.Any(e => e.GetProperty("type").GetString() == "refund"));
+            Assert.DoesNotContain(history, e => e.GetProperty("type").GetString() == "refund");
+            Assert.Contains(history, e => e.GetProperty("type").GetString() == "generation");
+            Assert.Equal(45, await BalanceAsync(user));
+        }
+    }
+
+    [Fact]
     public async Task Twenty_concurrent_retries_of_one_idempotency_key_charge_once()
     {
         var user = await platform.NewUserAsync();

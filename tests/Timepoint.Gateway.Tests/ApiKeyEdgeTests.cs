@@ -12,6 +12,70 @@ namespace Timepoint.Gateway.Tests;
 /// </summary>
 public abstract class ApiKeyEdgeTests : EdgeHarness
 {
+    /// <summary>One route per method class: read (GET, HEAD), write (every other unmetered method), generate (metered).</summary>
+    public static TheoryData<string, string, string> ScopedRoutes => new()
+    {
+        { "GET", "/api/v1/users/me", "read" },
+        { "HEAD", "/api/v1/credits/balance", "read" },
+        { "GET", "/api/v1/timepoints/3f2b", "read" },
+        { "PATCH", "/api/v1/users/me", "write" },
+        { "DELETE", "/api/v1/timepoints/3f2b", "write" },
+        { "POST", "/api/v1/clockchain/moments", "write" },
+        { "PUT", "/api/v1/timepoints/3f2b", "write" },
+        { "POST", "/api/v1/timepoints/generate/sync", "generate" },
+        { "POST", "/api/v1/conductor/pro/simulate", "generate" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ScopedRoutes))]
+    public async Task A_key_without_the_scope_of_a_route_and_method_is_403_and_reaches_no_backend(string method, string path, string scope)
+    {
+        foreach (var other in new[] { "read", "write", "generate" }.Where(s => s != scope))
+        {
+            var (key, _) = KnownApiKey(other);
+            var before = Volatile.Read(ref backend.Requests);
+            using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = method is "GET" or "HEAD" ? null : JsonContent.Create(new { }) };
+            request.Headers.Add("X-API-Key", key);
+
+            using var response = await client.SendAsync(request);
+
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            if (method != "HEAD")
+            {
+                await Problem.AssertAsync(response, HttpStatusCode.Forbidden, "auth.forbidden");
+            }
+
+            Assert.Equal(before, Volatile.Read(ref backend.Requests));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(ScopedRoutes))]
+    public async Task A_key_with_the_scope_of_a_route_and_method_passes_the_edge(string method, string path, string scope)
+    {
+        var (key, _) = KnownApiKey(scope);
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = method is "GET" or "HEAD" ? null : JsonContent.Create(new { }) };
+        request.Headers.Add("X-API-Key", key);
+
+        using var response = await client.SendAsync(request);
+
+        // Past the scope check: the echo backend answers (a metered call goes on to credits, which the echo cannot be).
+        Assert.NotEqual(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.NotEqual(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_jwt_is_not_scope_limited()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Delete, "/api/v1/timepoints/3f2b");
+        request.Headers.Authorization = new("Bearer", identity.Token(Guid.NewGuid()));
+
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode); // the echo backend's answer
+        Assert.Equal("DELETE", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("method").GetString());
+    }
+
     [Fact]
     public async Task Malformed_keys_are_refused_without_asking_identity()
     {

@@ -47,14 +47,15 @@ public abstract class EdgeHarness : IAsyncLifetime
         client = gateway.CreateClient();
     }
 
-    /// <summary>A valid key identity (the stand-in) knows, with its user; read scope, free tier.</summary>
-    protected (string Key, Guid User) KnownApiKey()
+    /// <summary>A valid key identity (the stand-in) knows, with its user; read scope unless told, free tier.</summary>
+    protected (string Key, Guid User) KnownApiKey(params string[] scopes)
     {
         var key = ApiKeyFormat.Generate();
         var user = Guid.NewGuid();
         identity.ApiKeys[key] = new
         {
-            valid = true, user_id = user, key_id = Guid.NewGuid(), scopes = new[] { "read" }, tier = "free", valid_until = (string?)null,
+            valid = true, user_id = user, key_id = Guid.NewGuid(), scopes = scopes.Length > 0 ? scopes : ["read"], tier = "free",
+            valid_until = (string?)null,
         };
         return (key, user);
     }

@@ -24,13 +24,13 @@ public abstract class ApiKeyTests(IdentityFactory factory)
         var user = await NewUserAsync(client);
 
         var (status, created) = await SendAsync(client, HttpMethod.Post, Keys, user,
-            new { name = "CI pipeline", scopes = new[] { "generate", "read" } });
+            new { name = "CI pipeline", scopes = new[] { "generate", "write", "read" } });
 
         Assert.Equal(HttpStatusCode.Created, status);
         var secret = created.GetProperty("key").GetString()!;
         Assert.True(ApiKeyFormat.IsWellFormed(secret));
         Assert.Equal(ApiKeyFormat.DisplayPrefix(secret), created.GetProperty("prefix").GetString());
-        Assert.Equal(["read", "generate"], Strings(created.GetProperty("scopes")));
+        Assert.Equal(["read", "write", "generate"], Strings(created.GetProperty("scopes")));
         Assert.Equal("CI pipeline", created.GetProperty("name").GetString());
         Assert.Equal(JsonValueKind.Null, created.GetProperty("expires_at").ValueKind);
         Assert.Equal(["created_at", "expires_at", "id", "key", "name", "prefix", "scopes"], created.EnumerateObject().Select(p => p.Name).Order());

@@ -120,6 +120,33 @@ public sealed class TokenTests(IdentityFactory factory) : IClassFixture<Identity
     }
 
     [Fact]
+    public async Task Twenty_concurrent_refreshes_with_one_token_let_exactly_one_through_and_revoke_the_family()
+    {
+        using var client = factory.CreateClient();
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var pair = await factory.DevTokenAsync(client);
+            var start = new TaskCompletionSource();
+            var racers = Enumerable.Range(0, 20).Select(_ => Task.Run(async () =>
+            {
+                await start.Task;
+                return await RefreshAsync(client, pair.RefreshToken);
+            })).ToList();
+            start.SetResult();
+            var answers = await Task.WhenAll(racers);
+
+            var winner = Assert.Single(answers, a => a.Status == HttpStatusCode.OK);
+            Assert.All(answers.Where(a => a.Status != HttpStatusCode.OK), loser =>
+            {
+                Assert.Equal(HttpStatusCode.Unauthorized, loser.Status);
+                Assert.Equal("auth.jwt_invalid", loser.Problem.GetProperty("code").GetString());
+            });
+            // The winner's chain is the family too: treated as stolen, it is revoked with the rest.
+            Assert.Equal(HttpStatusCode.Unauthorized, (await RefreshAsync(client, winner.Pair!.RefreshToken)).Status);
+        }
+    }
+
+    [Fact]
     public async Task Logout_ends_refresh()
     {
         using var client = factory.CreateClient();

@@ -174,6 +174,37 @@ public sealed partial class SecurityTests
         Assert.Equal(HttpStatusCode.OK, await BalanceStatusWithKeyAsync(key));
     }
 
+    [Fact]
+    public async Task A_read_key_cannot_write_and_a_write_key_can_through_the_real_edge()
+    {
+        var user = await platform.NewUserAsync();
+        var before = await ProfileAsync(user);
+        var (_, read) = await CreateKeyAsync(user); // the default scopes: ["read"]
+        var (_, write) = await CreateKeyAsync(user, "write");
+
+        using var readPatch = await WithKeyAsync(read, HttpMethod.Patch, "/api/v1/users/me", new { display_name = "Read key was here" });
+        using var readDelete = await WithKeyAsync(read, HttpMethod.Delete, $"/api/v1/timepoints/{Guid.NewGuid()}");
+        using var writeRead = await WithKeyAsync(write, HttpMethod.Get, "/api/v1/users/me");
+        var unchanged = await ProfileAsync(user);
+        using var writePatch = await WithKeyAsync(write, HttpMethod.Patch, "/api/v1/users/me", new { display_name = "Write key was here" });
+
+        Assert.Equal(HttpStatusCode.Forbidden, readPatch.StatusCode);
+        Assert.Equal("auth.forbidden", await Edge.CodeAsync(readPatch));
+        Assert.Equal(HttpStatusCode.Forbidden, readDelete.StatusCode);
+        Assert.Equal("auth.forbidden", await Edge.CodeAsync(readDelete));
+        Assert.Equal(HttpStatusCode.Forbidden, writeRead.StatusCode);
+        Assert.Equal(before, unchanged);
+        Assert.Equal(HttpStatusCode.OK, writePatch.StatusCode);
+        Assert.Contains("Write key was here", await ProfileAsync(user));
+    }
+
+    private async Task<HttpResponseMessage> WithKeyAsync(string key, HttpMethod method, string path, object? body = null)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+        request.Headers.Add("X-API-Key", key);
+        return await platform.Gateway.SendAsync(request);
+    }
+
     private async Task<string> ProfileAsync(User user)
     {
         using var response = await platform.Gateway.SendAsync(Platform.As(user, HttpMethod.Get, "/api/v1/users/me"));
@@ -183,7 +214,8 @@ public sealed partial class SecurityTests
 
     private async Task<(string Id, string Key)> CreateKeyAsync(User user, params string[] scopes)
     {
-        using var created = await platform.Gateway.SendAsync(Platform.As(user, HttpMethod.Post, "/api/v1/auth/api-keys", new { name = "security", scopes }));
+        object request = scopes.Length == 0 ? new { name = "security" } : new { name = "security", scopes };
+        using var created = await platform.Gateway.SendAsync(Platform.As(user, HttpMethod.Post, "/api/v1/auth/api-keys", request));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var body = await created.Content.ReadFromJsonAsync<JsonElement>();
         return (body.GetProperty("id").GetString()!, body.GetProperty("key").GetString()!);
