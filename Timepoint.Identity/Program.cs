@@ -16,6 +16,7 @@ builder.AddIdentityServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-identity"));
+app.UseTextInputValidation();
 app.UseForwardedHeaders();
 app.UseJsonTokenRoutes();
 app.UseGatewayTrust();
