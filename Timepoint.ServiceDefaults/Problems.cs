@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -82,12 +83,26 @@ public static class Problems
             context.Response.Headers.WWWAuthenticate = "Bearer";
         }
 
-        // A 503 is "come back later": say when (SPEC.md: 503 with Retry-After while a dependency is away).
-        if (problem.StatusCode == StatusCodes.Status503ServiceUnavailable && !context.Response.Headers.ContainsKey("Retry-After"))
-        {
-            context.Response.Headers.RetryAfter = RetryAfterSeconds;
-        }
-
         await problem.ExecuteAsync(context);
     }
+
+    /// <summary>
+    /// A 503 is "come back later": every one says when (SPEC.md), whoever built it (a problem result, a middleware, a
+    /// health check, a proxied backend), so that no route can forget it. Registered by <c>MapDefaultEndpoints</c>.
+    /// </summary>
+    public static IApplicationBuilder UseRetryAfterOnEvery503(this IApplicationBuilder app) =>
+        app.Use((context, next) =>
+        {
+            context.Response.OnStarting(static state =>
+            {
+                var response = ((HttpContext)state).Response;
+                if (response.StatusCode == StatusCodes.Status503ServiceUnavailable && !response.Headers.ContainsKey("Retry-After"))
+                {
+                    response.Headers.RetryAfter = RetryAfterSeconds;
+                }
+
+                return Task.CompletedTask;
+            }, context);
+            return next(context);
+        });
 }
