@@ -75,6 +75,7 @@ gateway
     .WithReference(pro).WaitFor(pro)
     .WithGatewayTrust(signingSecret)
     .WithSettingFrom(builder.Configuration, "Gateway:UpstreamTimeout")
+    .WithFailureInjectionForwarded(builder.Configuration)
     .WithHttpHealthCheck("/health");
 
 builder.Build().Run();

@@ -38,6 +38,12 @@ public sealed class GatewayOptions
     public List<string> CorsOrigins { get; set; } = [];
 
     public RateLimitOptions RateLimits { get; set; } = new();
+
+    /// <summary>
+    /// Whether a client's <c>X-Flash-Fail</c> (flash's failure injection) reaches flash. Off: the edge removes it. The AppHost
+    /// turns it on only when started with <c>Flash:FailureInjection=true</c> (the end-to-end and security tests).
+    /// </summary>
+    public bool ForwardFailureInjection { get; set; }
 }
 
 public sealed class RateLimitOptions
