@@ -17,6 +17,7 @@ public static class ErrorCodes
     public const string RateLimited = "rate_limited";
     public const string ValidationFailed = "validation_failed";
     public const string NotFound = "not_found";
+    public const string MethodNotAllowed = "method_not_allowed";
     public const string Conflict = "conflict";
     public const string UpstreamUnavailable = "upstream_unavailable";
     public const string UpstreamTimeout = "upstream_timeout";
@@ -28,7 +29,8 @@ public static class ErrorCodes
         400 or 413 or 415 or 422 or 431 => ValidationFailed,
         401 => AuthMissing,
         403 => Forbidden,
-        404 or 405 => NotFound,
+        404 => NotFound,
+        405 => MethodNotAllowed,
         409 => Conflict,
         429 => RateLimited,
         502 or 503 => UpstreamUnavailable,
