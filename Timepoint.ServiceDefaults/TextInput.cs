@@ -19,7 +19,7 @@ public static class TextInput
     /// <summary>Bodies up to this size are checked; a larger one is left to the route's own size limit.</summary>
     public const int MaxCheckedBody = 1024 * 1024;
 
-    private const string Message = "Text may not contain U+0000 or an unpaired UTF-16 surrogate.";
+    internal const string Message = "Text may not contain U+0000 or an unpaired UTF-16 surrogate.";
 
     /// <summary>Checks every request of the service (call early in the pipeline, before anything reads the request).</summary>
     public static IApplicationBuilder UseTextInputValidation(this IApplicationBuilder app) =>
@@ -222,19 +222,8 @@ public sealed class UnkeepableTextHandler(IProblemDetailsService problems) : Mic
             return false;
         }
 
-        httpContext.Response.StatusCode = StatusCodes.Status400BadRequest;
-        return await problems.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = httpContext,
-            Exception = exception,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status400BadRequest,
-                Title = "Validation failed",
-                Detail = "Text may not contain U+0000 or an unpaired UTF-16 surrogate.",
-                Extensions = { ["code"] = ErrorCodes.ValidationFailed },
-            },
-        });
+        return await problems.TryWriteAsync(httpContext, exception, StatusCodes.Status400BadRequest, "Validation failed", TextInput.Message,
+            ErrorCodes.ValidationFailed);
     }
 
     public static bool IsUnkeepableText(Exception? exception)
