@@ -75,14 +75,14 @@ public static class AdminCommands
                 GetCommandResult = Answer,
             });
 
-    /// <summary>Deletes the demo user everywhere; the next demo sign-in starts fresh (identity's admin endpoint).</summary>
+    /// <summary>Deletes every demo user everywhere; each next demo sign-in starts fresh (identity's admin endpoint).</summary>
     public static IResourceBuilder<ProjectResource> WithResetDemoDataCommand(this IResourceBuilder<ProjectResource> identity, ServiceKeys keys) =>
         identity.WithHttpCommand("/internal/identity/admin/demo/reset", "Reset demo data", commandName: ResetDemoData,
             commandOptions: new HttpCommandOptions
             {
-                Description = "Deletes the demo user with its sessions, API keys, credits and timepoints; "
-                    + "the next demo sign-in creates it again with the signup bonus.",
-                ConfirmationMessage = "Reset the demo data? The demo user's keys, credits and timepoints are deleted.",
+                Description = "Deletes every demo user with its sessions, API keys, credits and timepoints; "
+                    + "each next demo sign-in creates a fresh one with the signup bonus.",
+                ConfirmationMessage = "Reset the demo data? Every demo user's keys, credits and timepoints are deleted.",
                 IconName = "ArrowReset",
                 PrepareRequest = context => AuthorizeAsync(context, keys, "Resetting the demo data"),
                 GetCommandResult = Answer,

@@ -80,6 +80,7 @@ gateway
     .WithGatewayTrust(signingSecret)
     .WithPublicUrl(publicUrl, "Gateway:PublicUrl")
     .WithSettingFrom(builder.Configuration, "Gateway:UpstreamTimeout")
+    .WithFailureInjectionForwarded(builder.Configuration)
     .WithHttpHealthCheck("/health");
 
 builder.Build().Run();

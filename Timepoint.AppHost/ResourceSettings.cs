@@ -17,6 +17,13 @@ public static class ResourceSettings
                 .WithEnvironment("Flash__FailureInjection__DelaySeconds", "45")
             : resource;
 
+    /// <summary>With <c>Flash:FailureInjection=true</c>, the edge lets X-Flash-Fail through to flash; otherwise it removes it.</summary>
+    public static IResourceBuilder<T> WithFailureInjectionForwarded<T>(this IResourceBuilder<T> gateway, IConfiguration configuration)
+        where T : IResourceWithEnvironment =>
+        string.Equals(configuration["Flash:FailureInjection"], "true", StringComparison.OrdinalIgnoreCase)
+            ? gateway.WithEnvironment("Gateway__ForwardFailureInjection", "true")
+            : gateway;
+
     /// <summary>Passes an AppHost setting (e.g. <c>Gateway:UpstreamTimeout</c>) to the resource when it is set.</summary>
     public static IResourceBuilder<T> WithSettingFrom<T>(this IResourceBuilder<T> resource, IConfiguration configuration,
         string key) where T : IResourceWithEnvironment =>

@@ -11,6 +11,7 @@ builder.AddClockchainServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-clockchain"));
+app.UseTextInputValidation();
 app.UseGatewayTrust();
 app.MapMomentsApi();
 app.MapStatsApi();

@@ -10,6 +10,7 @@ builder.AddCreditsServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-credits"));
+app.UseTextInputValidation();
 app.UseGatewayTrust();
 app.MapCreditsApi();
 app.MapInternalCreditsApi();

@@ -12,6 +12,7 @@ builder.AddFlashServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints(FlashHealth.Body);
+app.UseTextInputValidation();
 app.UseGatewayTrust();
 app.MapTimepointsApi();
 app.MapInternalUsersApi();

@@ -53,6 +53,12 @@ public sealed class GatewayOptions
     public List<string> TrustedProxies { get; set; } = [];
 
     public RateLimitOptions RateLimits { get; set; } = new();
+
+    /// <summary>
+    /// Whether a client's <c>X-Flash-Fail</c> (flash's failure injection) reaches flash. Off: the edge removes it. The AppHost
+    /// turns it on only when started with <c>Flash:FailureInjection=true</c> (the end-to-end and security tests).
+    /// </summary>
+    public bool ForwardFailureInjection { get; set; }
 }
 
 /// <summary>Stops the edge at start when a trusted proxy is neither an address nor a CIDR network.</summary>

@@ -85,10 +85,15 @@ public static class GatewayServices
 
 public static class CorsOrigins
 {
-    /// <summary>Exact origins, or <c>https://*.example.com</c> for any subdomain of example.com over https.</summary>
+    /// <summary>
+    /// Exact origins, or <c>https://*.example.com</c> for any subdomain of example.com over https on the scheme's default
+    /// port only; another port must be named (<c>https://*.example.com:8443</c>). An origin with a path, query or user
+    /// info is no origin and matches nothing.
+    /// </summary>
     public static bool Allows(IEnumerable<string> configured, string origin)
     {
-        if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri))
+        if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.PathAndQuery != "/" || uri.UserInfo.Length > 0
+            || origin.EndsWith('/'))
         {
             return false;
         }
@@ -101,9 +106,14 @@ public static class CorsOrigins
             }
 
             var wildcard = entry.IndexOf("://*.", StringComparison.Ordinal);
-            if (wildcard > 0 && string.Equals(entry[..wildcard], uri.Scheme, StringComparison.OrdinalIgnoreCase)
-                && uri.Host.EndsWith(entry[(wildcard + 4)..].TrimEnd('/'), StringComparison.OrdinalIgnoreCase)
-                && uri.Host.Length > entry[(wildcard + 4)..].TrimEnd('/').Length)
+            if (wildcard <= 0 || !Uri.TryCreate(entry.Remove(wildcard + 3, 2).TrimEnd('/'), UriKind.Absolute, out var pattern))
+            {
+                continue;
+            }
+
+            // pattern is the entry without "*.": its host is the parent domain, its port the one allowed.
+            if (string.Equals(pattern.Scheme, uri.Scheme, StringComparison.OrdinalIgnoreCase) && pattern.Port == uri.Port
+                && uri.Host.EndsWith("." + pattern.Host, StringComparison.OrdinalIgnoreCase))
             {
                 return true;
             }

@@ -43,6 +43,8 @@ public static class IdentityServices
         builder.Services.AddHostedService<SigningKeyStore.Refresher>();
 
         builder.Services.AddScoped<UserAccounts>();
+        builder.Services.AddScoped<DemoUsers>();
+        builder.Services.AddHostedService<DemoUsers.Sweeper>();
         builder.Services.AddSingleton<Outbox>();
         builder.Services.AddHostedService<OutboxDelivery>();
         builder.AddServiceClient<ICreditsInternalApi>("credits", ServiceJson.Default);

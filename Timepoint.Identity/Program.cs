@@ -17,6 +17,7 @@ var app = builder.Build();
 
 app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-identity"));
 app.UseGatewayClientAddress();
+app.UseTextInputValidation();
 app.UseJsonTokenRoutes();
 app.UseGatewayTrust();
 

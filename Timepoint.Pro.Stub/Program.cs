@@ -11,6 +11,7 @@ builder.AddProServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-pro-cloud"));
+app.UseTextInputValidation();
 app.UseGatewayTrust();
 app.MapSimulationsApi();
 app.MapInternalUsersApi();

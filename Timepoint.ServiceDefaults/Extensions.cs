@@ -28,6 +28,7 @@ public static class Extensions
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
             context.ProblemDetails.Extensions.TryAdd("code", ErrorCodes.ForStatus(context.ProblemDetails.Status ?? 500)));
         builder.Services.AddExceptionHandler<TransientOutageHandler>();
+        builder.Services.AddExceptionHandler<UnkeepableTextHandler>();
 
         // Malformed bodies and query values are the client's fault (400 problem) in every environment;
         // Development would otherwise throw them as 500s.

@@ -41,6 +41,7 @@ public static class HealthEndpoints
         // Unhandled exceptions and bare status codes become problem+json; never a stack trace, in any environment.
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseRetryAfterOnEvery503();
         app.UseRequestTimeouts();
         app.UseOutputCache();
 

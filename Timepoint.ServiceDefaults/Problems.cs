@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -16,6 +17,7 @@ public static class ErrorCodes
     public const string RateLimited = "rate_limited";
     public const string ValidationFailed = "validation_failed";
     public const string NotFound = "not_found";
+    public const string MethodNotAllowed = "method_not_allowed";
     public const string Conflict = "conflict";
     public const string UpstreamUnavailable = "upstream_unavailable";
     public const string UpstreamTimeout = "upstream_timeout";
@@ -27,7 +29,8 @@ public static class ErrorCodes
         400 or 413 or 415 or 422 or 431 => ValidationFailed,
         401 => AuthMissing,
         403 => Forbidden,
-        404 or 405 => NotFound,
+        404 => NotFound,
+        405 => MethodNotAllowed,
         409 => Conflict,
         429 => RateLimited,
         502 or 503 => UpstreamUnavailable,
@@ -82,12 +85,26 @@ public static class Problems
             context.Response.Headers.WWWAuthenticate = "Bearer";
         }
 
-        // A 503 is "come back later": say when (SPEC.md: 503 with Retry-After while a dependency is away).
-        if (problem.StatusCode == StatusCodes.Status503ServiceUnavailable && !context.Response.Headers.ContainsKey("Retry-After"))
-        {
-            context.Response.Headers.RetryAfter = RetryAfterSeconds;
-        }
-
         await problem.ExecuteAsync(context);
     }
+
+    /// <summary>
+    /// A 503 is "come back later": every one says when (SPEC.md), whoever built it (a problem result, a middleware, a
+    /// health check, a proxied backend), so that no route can forget it. Registered by <c>MapDefaultEndpoints</c>.
+    /// </summary>
+    public static IApplicationBuilder UseRetryAfterOnEvery503(this IApplicationBuilder app) =>
+        app.Use((context, next) =>
+        {
+            context.Response.OnStarting(static state =>
+            {
+                var response = ((HttpContext)state).Response;
+                if (response.StatusCode == StatusCodes.Status503ServiceUnavailable && !response.Headers.ContainsKey("Retry-After"))
+                {
+                    response.Headers.RetryAfter = RetryAfterSeconds;
+                }
+
+                return Task.CompletedTask;
+            }, context);
+            return next(context);
+        });
 }

@@ -18,20 +18,9 @@ public sealed class TransientOutageHandler(IProblemDetailsService problems) : IE
             return false;
         }
 
-        httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         httpContext.Response.Headers.RetryAfter = Problems.RetryAfterSeconds;
-        return await problems.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = httpContext,
-            Exception = exception,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status503ServiceUnavailable,
-                Title = "Service unavailable",
-                Detail = "A dependency of this service is unavailable; try again shortly.",
-                Extensions = { ["code"] = ErrorCodes.UpstreamUnavailable },
-            },
-        });
+        return await problems.TryWriteAsync(httpContext, exception, StatusCodes.Status503ServiceUnavailable, "Service unavailable",
+            "A dependency of this service is unavailable; try again shortly.", ErrorCodes.UpstreamUnavailable);
     }
 
     public static bool IsTransient(Exception? exception)
@@ -45,5 +34,21 @@ public sealed class TransientOutageHandler(IProblemDetailsService problems) : IE
         }
 
         return false;
+    }
+}
+
+public static class ExceptionProblems
+{
+    /// <summary>An unhandled exception answered as this problem (through the problem-details service, so it gets the usual members).</summary>
+    public static ValueTask<bool> TryWriteAsync(this IProblemDetailsService problems, HttpContext httpContext, Exception exception,
+        int status, string title, string detail, string code)
+    {
+        httpContext.Response.StatusCode = status;
+        return problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            Exception = exception,
+            ProblemDetails = { Status = status, Title = title, Detail = detail, Extensions = { ["code"] = code } },
+        });
     }
 }

@@ -72,11 +72,12 @@ public sealed partial class TimepointGenerator(TimeProvider clock)
         var normalized = Normalize(query);
         var random = SeededRandom.From(normalized);
 
+        // What the query names wins: its year, month, day and place. Only what it leaves open is picked from its seed.
         var year = YearIn(normalized) ?? random.Pick([-480, -44, 79, 476, 800, 1066, 1215, 1453, 1492, 1776, 1815, 1865, 1903, 1929, 1945, 1969, 1989]);
-        var month = MonthIn(normalized) ?? random.Next(1, 13);
-        var day = random.Next(1, DaysInMonth[month - 1] + 1);
-        var location = Places.FirstOrDefault(p => normalized.Contains(p.Split(',')[0].ToLowerInvariant(), StringComparison.Ordinal))
-            ?? random.Pick(Places);
+        var (namedMonth, namedDay) = MonthAndDayIn(normalized);
+        var month = namedMonth ?? random.Next(1, 13);
+        var day = namedDay ?? random.Next(1, DaysInMonth[month - 1] + 1);
+        var location = PlaceIn(normalized) ?? UnnamedPlace;
         var timeOfDay = random.Pick(TimesOfDay);
         // Text that echoes the query uses it as typed (case kept); everything else follows the normalized form.
         var subject = WhitespaceRegex().Replace(query.Trim(), " ");
@@ -150,11 +151,60 @@ public sealed partial class TimepointGenerator(TimeProvider clock)
         return plain.Success ? int.Parse(plain.Groups[1].Value, CultureInfo.InvariantCulture) : null;
     }
 
-    private static int? MonthIn(string normalized)
+    /// <summary>Where the scene is when the query names no place: one fixed answer, not a made-up city.</summary>
+    public const string UnnamedPlace = "Unspecified location";
+
+    /// <summary>The month the query names, and the day beside it ("July 20", "20 July", "the 14th of October"), if valid.</summary>
+    private static (int? Month, int? Day) MonthAndDayIn(string normalized)
     {
         var index = Array.FindIndex(MonthNames, m => Regex.IsMatch(normalized, $@"\b{m}\b"));
-        return index >= 0 ? index + 1 : null;
+        if (index < 0)
+        {
+            return (null, null);
+        }
+
+        // "July 20" or "20 July" / "the 14th of October"; a number beside the month that is no day of it (a year) is skipped.
+        var name = MonthNames[index];
+        var maxDay = index == 1 ? 29 : DaysInMonth[index];
+        var candidates = Regex.Matches(normalized, $@"\b{name}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b")
+            .Concat(Regex.Matches(normalized, $@"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{name}\b"));
+        foreach (var match in candidates)
+        {
+            if (int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) is var day and >= 1 && day <= maxDay)
+            {
+                return (index + 1, day);
+            }
+        }
+
+        return (index + 1, null);
     }
+
+    /// <summary>
+    /// A place the query names: one of the stub's known places, else up to three words after "in", "at", "near" or "of"
+    /// ("Battle of Hastings, October 14 1066" -> Hastings), up to a comma, a number, a month or a small word. Read from the
+    /// normalized query, so its letter case changes nothing.
+    /// </summary>
+    private static string? PlaceIn(string normalized)
+    {
+        if (Places.FirstOrDefault(p => Regex.IsMatch(normalized, $@"\b{Regex.Escape(p.Split(',')[0].ToLowerInvariant())}\b")) is { } known)
+        {
+            return known;
+        }
+
+        foreach (Match match in NamedPlaceRegex().Matches(normalized))
+        {
+            var words = match.Groups[1].Value.Split(' ').TakeWhile(w => !NotPlaceWords.Contains(w) && !MonthNames.Contains(w)).ToArray();
+            if (words.Length > 0)
+            {
+                return CultureInfo.InvariantCulture.TextInfo.ToTitleCase(string.Join(' ', words));
+            }
+        }
+
+        return null;
+    }
+
+    private static readonly HashSet<string> NotPlaceWords =
+        ["in", "at", "near", "of", "on", "the", "a", "an", "and", "or", "during", "after", "before", "by", "with", "from", "to", "for"];
 
     private static string SeasonOf(int month) => month switch
     {
@@ -189,6 +239,9 @@ public sealed partial class TimepointGenerator(TimeProvider clock)
 
     [GeneratedRegex(@"\s+")]
     private static partial Regex WhitespaceRegex();
+
+    [GeneratedRegex(@"\b(?:in|at|near|of)\s+(?:the\s+)?(\p{L}[\p{L}'’-]*(?:\s\p{L}[\p{L}'’-]*){0,2})")]
+    private static partial Regex NamedPlaceRegex();
 
     [GeneratedRegex("[^a-z0-9]+")]
     private static partial Regex NonSlugRegex();

@@ -33,6 +33,13 @@ public sealed class JwtValidator(IdentityKeys keys, IOptions<GatewayOptions> opt
 
     public async ValueTask<JwtOutcome> ValidateAsync(string token, CancellationToken ct)
     {
+        // One token, one spelling: the JWT library decodes base64url leniently (padding, stray trailing bits), so
+        // "signature==" would verify, and be remembered, as a second token with the same signature.
+        if (!IsCanonicalCompactJws(token))
+        {
+            return new JwtOutcome(JwtVerdict.Invalid, Detail: "The token is not a well-formed JWT.");
+        }
+
         var hash = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
         // A remembered token stands only while the key that signed it is still published: removing a (leaked) key must end
         // every token it signed, including those already seen, whatever exp they claim.
@@ -100,4 +107,42 @@ public sealed class JwtValidator(IdentityKeys keys, IOptions<GatewayOptions> opt
     }
 
     private sealed record Validated(Caller Caller, string Kid);
+
+    /// <summary>Three segments, each unpadded base64url in its only spelling (RFC 7515 section 2: no '=', no other characters, zero trailing bits).</summary>
+    public static bool IsCanonicalCompactJws(string token)
+    {
+        var segments = token.Split('.');
+        if (segments.Length != 3)
+        {
+            return segments.Length == 5; // a JWE shape: the handler refuses it with the same answer
+        }
+
+        foreach (var segment in segments)
+        {
+            if (segment.Length == 0 || !segment.All(IsBase64UrlChar))
+            {
+                return false;
+            }
+
+            // Two characters spell one byte with 4 unused bits, three spell two bytes with 2: those bits must be zero.
+            var unused = (segment.Length % 4) switch { 2 => 0b1111, 3 => 0b11, _ => 0 };
+            if (segment.Length % 4 == 1 || (Base64UrlValue(segment[^1]) & unused) != 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsBase64UrlChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '_';
+
+    private static int Base64UrlValue(char c) => c switch
+    {
+        >= 'A' and <= 'Z' => c - 'A',
+        >= 'a' and <= 'z' => c - 'a' + 26,
+        >= '0' and <= '9' => c - '0' + 52,
+        '-' => 62,
+        _ => 63,
+    };
 }

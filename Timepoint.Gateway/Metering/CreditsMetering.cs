@@ -62,7 +62,10 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
             return;
         }
 
-        var (operation, invalid) = route.Metered == "generate" ? GenerateOperation(body) : (route.Metered, null);
+        // Text no backend can keep is refused before anything is reserved (and before pricing reads the preset).
+        var (operation, invalid) = TextInput.FindInvalidJsonField(body) is { } field
+            ? (null, TextInput.Problem(field))
+            : route.Metered == "generate" ? GenerateOperation(body) : (route.Metered, null);
         if (invalid is not null)
         {
             await Problems.WriteAsync(context, invalid);

@@ -13,9 +13,13 @@ public static partial class HeaderHygiene
     public const string RequestIdHeader = "X-Request-ID";
     private static readonly object RequestIdKey = new();
 
+    /// <summary>Flash's failure injection; only a test platform lets it through (<see cref="GatewayOptions.ForwardFailureInjection"/>).</summary>
+    public const string FailureInjectionHeader = "X-Flash-Fail";
+
     public static WebApplication UseHeaderHygiene(this WebApplication app)
     {
         var trusted = app.Services.GetRequiredService<TrustedProxies>();
+        var forwardFailureInjection = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.ForwardFailureInjection;
         app.Use((context, next) =>
         {
             var headers = context.Request.Headers;
@@ -24,7 +28,7 @@ public static partial class HeaderHygiene
             List<string>? spoofed = null;
             foreach (var name in headers.Keys)
             {
-                if (IsTrustHeader(name))
+                if (IsTrustHeader(name) || (!forwardFailureInjection && IsFailureInjectionHeader(name)))
                 {
                     (spoofed ??= []).Add(name);
                 }
@@ -42,6 +46,9 @@ public static partial class HeaderHygiene
         });
         return app;
     }
+
+    private static bool IsFailureInjectionHeader(string name) =>
+        name.Replace('_', '-').Equals(FailureInjectionHeader, StringComparison.OrdinalIgnoreCase);
 
     public static string GetRequestId(this HttpContext context) => (string)context.Items[RequestIdKey]!;
 

@@ -33,6 +33,10 @@ public sealed class IdentityForwarding(IOptions<GatewayTrustOptions> trust, Time
         context.AddXForwardedHost();
         context.AddXForwardedPrefix();
 
+        // What a backend runs on is not the client's business (the edge's own Kestrel sends no Server header either).
+        context.AddResponseHeaderRemove(Microsoft.Net.Http.Headers.HeaderNames.Server, ResponseCondition.Always);
+        context.AddResponseHeaderRemove("X-Powered-By", ResponseCondition.Always);
+
         // Added after the route's own transforms, so context.Path is already the backend's path.
         context.AddRequestTransform(transform =>
         {

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
+using Timepoint.Identity.Auth;
 using Timepoint.Identity.Data;
 using Timepoint.Identity.Users;
 
@@ -12,10 +13,6 @@ namespace Timepoint.Identity.Admin;
 /// </summary>
 public static class AdminApi
 {
-    /// <summary>The login the demo sign-in resolves (provider "demo", subject "demo").</summary>
-    public const string DemoProvider = "demo";
-    public const string DemoSubject = "demo";
-
     public static WebApplication MapAdminApi(this WebApplication app)
     {
         var admin = app.MapGroup("/internal/identity/admin").RequireAdminKey();
@@ -46,31 +43,25 @@ public static class AdminApi
     }
 
     /// <summary>
-    /// Puts the demo account back to a first sign-in: the demo user is deleted the way an account deletion does it (sessions
-    /// and API keys revoked, credits and timepoints removed through the outbox), and the next demo sign-in creates a fresh
-    /// demo user with the signup bonus and nothing else.
+    /// Deletes every demo user the way an account deletion does it (sessions and API keys revoked, credits and timepoints
+    /// removed through the outbox); each next demo sign-in creates a fresh demo user with the signup bonus and nothing else.
     /// </summary>
-    private static async Task<Ok<ResetDemoResponse>> ResetDemo(IdentityDbContext db, UserAccounts users, ILoggerFactory loggers,
-        CancellationToken ct)
+    private static async Task<Ok<ResetDemoResponse>> ResetDemo(DemoUsers demoUsers, ILoggerFactory loggers, CancellationToken ct)
     {
-        var logger = loggers.CreateLogger(typeof(AdminApi));
-        var userId = await db.ExternalLogins
-            .Where(l => l.Provider == DemoProvider && l.Subject == DemoSubject)
-            .Select(l => (Guid?)l.UserId)
-            .FirstOrDefaultAsync(ct);
-        var user = userId is { } id ? await users.FindAsync(id, ct) : null;
-        if (user is null)
+        const int batchSize = 100;
+        List<Guid> deleted = [], batch;
+        do
         {
-            logger.LogInformation("Admin reset the demo data: there was no demo user");
-            return TypedResults.Ok(new ResetDemoResponse(null));
+            batch = await demoUsers.DeleteAsync(createdBefore: null, batchSize, ct);
+            deleted.AddRange(batch);
         }
+        while (batch.Count == batchSize);
 
-        await users.DeleteAsync(user, ct);
-        logger.LogInformation("Admin reset the demo data: deleted demo user {UserId}", user.Id);
-        return TypedResults.Ok(new ResetDemoResponse(user.Id));
+        loggers.CreateLogger(typeof(AdminApi)).LogInformation("Admin reset the demo data: deleted {Count} demo users", deleted.Count);
+        return TypedResults.Ok(new ResetDemoResponse(deleted));
     }
 
     public sealed record RevokeSessionsResponse(Guid UserId, long RevokedTokens, long RevokedAuthorizations);
 
-    public sealed record ResetDemoResponse(Guid? DeletedUserId);
+    public sealed record ResetDemoResponse(List<Guid> DeletedUserIds);
 }

@@ -45,9 +45,7 @@ public sealed class ApiKeyStore(
             return (Outcome.Disabled, null);
         }
 
-        var active = await db.ApiKeys.CountAsync(k => k.UserId == userId && k.RevokedAt == null && k.ValidUntil == null
-            && (k.ExpiresAt == null || k.ExpiresAt > now), ct);
-        if (active >= options.Value.MaxActivePerUser)
+        if (await WorkingKeysAsync(userId, now, ct) >= options.Value.MaxActivePerUser)
         {
             return (Outcome.LimitReached, null);
         }
@@ -90,7 +88,9 @@ public sealed class ApiKeyStore(
         var now = Now();
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
 
-        // Locked so that two rerolls of one key cannot both succeed.
+        // The user's row, as in CreateAsync, so that rerolls and creates count one after the other; the key's row so that
+        // two rerolls of one key cannot both succeed.
+        await db.Database.ExecuteSqlAsync($"SELECT 1 FROM users WHERE \"Id\" = {userId} FOR UPDATE", ct);
         var old = (await db.ApiKeys.FromSql($"SELECT * FROM api_keys WHERE \"Id\" = {keyId} FOR UPDATE").ToListAsync(ct)).FirstOrDefault();
         if (old is null || old.UserId != userId)
         {
@@ -102,6 +102,12 @@ public sealed class ApiKeyStore(
             return (Outcome.NotActive, null);
         }
 
+        // With a grace period the old key keeps working beside the new one: both count toward the cap.
+        if (grace > TimeSpan.Zero && await WorkingKeysAsync(userId, now, ct) >= options.Value.MaxActivePerUser)
+        {
+            return (Outcome.LimitReached, null);
+        }
+
         var (key, secret) = NewKey(userId, old.Name, old.Scopes, old.ExpiresAt, now);
         db.ApiKeys.Add(key);
         old.ValidUntil = now + grace;
@@ -111,6 +117,11 @@ public sealed class ApiKeyStore(
         return (Outcome.Done, new RerolledApiKey(key.Id, key.Name, secret, key.Prefix, key.Scopes, key.CreatedAt, key.ExpiresAt,
             old.Id, Earliest(old.ExpiresAt, old.ValidUntil)!.Value));
     }
+
+    /// <summary>Keys that a request could use right now: not revoked, not expired, and not past a reroll's grace period.</summary>
+    private Task<int> WorkingKeysAsync(Guid userId, DateTimeOffset now, CancellationToken ct) =>
+        db.ApiKeys.CountAsync(k => k.UserId == userId && k.RevokedAt == null
+            && (k.ValidUntil == null || k.ValidUntil > now) && (k.ExpiresAt == null || k.ExpiresAt > now), ct);
 
     /// <summary>The gateway's question: which user and scopes a key stands for, or why it is refused.</summary>
     public async Task<IKeyVerdict> VerifyAsync(string? presented, CancellationToken ct)

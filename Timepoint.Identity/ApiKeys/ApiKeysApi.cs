@@ -89,7 +89,7 @@ public static class ApiKeysApi
         {
             Outcome.Done => TypedResults.Created((string?)null, key),
             Outcome.LimitReached => Problems.Validation(
-                $"A user may hold at most {options.Value.MaxActivePerUser} active API keys; revoke one first."),
+                $"A user may hold at most {options.Value.MaxActivePerUser} working API keys, keys in a reroll's grace period included; revoke one first."),
             Outcome.Disabled => Problems.Forbidden("The account is disabled."),
             _ => Problems.NotFound("The account no longer exists."),
         };
@@ -104,7 +104,7 @@ public static class ApiKeysApi
             : KeyNotFound();
 
     private static async Task<Results<Ok<RerolledApiKey>, ProblemHttpResult>> Reroll(
-        string id, HttpRequest request, ClaimsPrincipal caller, ApiKeyStore store, CancellationToken ct)
+        string id, HttpRequest request, ClaimsPrincipal caller, ApiKeyStore store, IOptions<ApiKeyOptions> options, CancellationToken ct)
     {
         var (body, problem) = await ReadObjectAsync(request, optional: true, ct);
         if (problem is not null)
@@ -137,6 +137,9 @@ public static class ApiKeysApi
         return outcome switch
         {
             Outcome.Done => TypedResults.Ok(key),
+            Outcome.LimitReached => Problems.Validation(
+                $"A user may hold at most {options.Value.MaxActivePerUser} working API keys, keys in a reroll's grace period included; "
+                + "revoke one first, or reroll with grace_seconds 0."),
             Outcome.NotActive => Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Conflict",
                 "Only an active key can be rerolled; this one is revoked, expired or already rerolled."),
             _ => KeyNotFound(),

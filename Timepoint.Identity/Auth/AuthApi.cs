@@ -14,7 +14,6 @@ namespace Timepoint.Identity.Auth;
 /// <summary>Sign-in, refresh, logout and the caller's own account: <c>/api/v1/auth/*</c> and OpenIddict's <c>/connect/token</c>.</summary>
 public static class AuthApi
 {
-    private static readonly ExternalIdentity DemoUser = new("demo", "demo", null, false, "Demo User");
 
     public static WebApplication MapAuthApi(this WebApplication app)
     {
@@ -61,7 +60,8 @@ public static class AuthApi
         return Refuse(http, "This grant type is not accepted here.", Errors.UnsupportedGrantType);
     }
 
-    private static async Task<IResult> Demo(HttpContext http, UserAccounts users, IOptions<DemoOptions> demo, IHostEnvironment environment,
+    /// <summary>A demo user of the caller's own, short-lived (see <see cref="DemoUsers"/>).</summary>
+    private static async Task<IResult> Demo(HttpContext http, DemoUsers demoUsers, IOptions<DemoOptions> demo, IHostEnvironment environment,
         CancellationToken ct)
     {
         if (environment.IsProduction() && !demo.Value.Enabled)
@@ -69,8 +69,14 @@ public static class AuthApi
             return Problems.Forbidden("Demo sign-in is disabled here.");
         }
 
-        var (user, _) = await users.ResolveAsync(DemoUser, ct);
-        return user.Disabled ? Problems.Forbidden("The demo account is disabled.") : SignIn(TokenPrincipal.For(user));
+        if (await demoUsers.CreateAsync(ct) is not { } user)
+        {
+            demoUsers.LogCapReached();
+            return Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable, "Service unavailable",
+                "Every demo place is taken; try again later.");
+        }
+
+        return SignIn(TokenPrincipal.For(user));
     }
 
     /// <summary>Admin: a TokenPair for the user with this email, created on first use.</summary>
@@ -161,4 +167,15 @@ public sealed class DemoOptions
 
     [System.ComponentModel.DataAnnotations.Range(1, 10_000)]
     public int PermitsPerMinute { get; set; } = 10;
+
+    /// <summary>How long a demo user lives before it is deleted with its data (every sign-in makes a new one).</summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:01:00", "7.00:00:00")]
+    public TimeSpan UserLifetime { get; set; } = TimeSpan.FromHours(2);
+
+    /// <summary>Demo users alive at once; sign-ins beyond are 503 until the oldest expire.</summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 100_000)]
+    public int MaxUsers { get; set; } = 1000;
+
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(1);
 }

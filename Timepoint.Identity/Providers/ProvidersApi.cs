@@ -146,7 +146,12 @@ public static class ProvidersApi
     private static async Task<IResult> CallbackAsync(HttpContext http, string provider, ProviderSignIn providers, BrowserSignIns pending,
         UserAccounts users, CancellationToken ct)
     {
-        var request = http.GetOpenIddictServerRequest()!;
+        // Only the providers' callbacks are token requests (AuthRoutes.Callbacks); any other name is no route of ours.
+        if (http.GetOpenIddictServerRequest() is not { } request)
+        {
+            return Problems.NotFound($"Unknown provider '{provider}'.");
+        }
+
         var signIn = await pending.TakeAsync(http, request.State);
         if (signIn is null || !string.Equals(signIn.Provider, provider, StringComparison.OrdinalIgnoreCase))
         {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Timepoint.Flash.Stub.Timepoints;
 
 namespace Timepoint.Flash.Stub.Tests;
 
@@ -65,6 +66,44 @@ public sealed class GenerationTests(FlashApp app) : IClassFixture<FlashApp>
         Assert.Equal(
             first.GetProperty("characters").EnumerateArray().Select(c => c.GetProperty("name").GetString()),
             second.GetProperty("characters").EnumerateArray().Select(c => c.GetProperty("name").GetString()));
+    }
+
+    [Theory]
+    [InlineData("Moon landing, July 20 1969", 1969, 7, 20, TimepointGenerator.UnnamedPlace)]
+    [InlineData("Battle of Hastings, October 14 1066", 1066, 10, 14, "Hastings")]
+    [InlineData("BATTLE OF HASTINGS, OCTOBER 14 1066", 1066, 10, 14, "Hastings")]
+    [InlineData("The storming of the Bastille on the 14th of July 1789", 1789, 7, 14, "Bastille")]
+    [InlineData("Caesar crosses the Rubicon near Ariminum, 10 January 49 BC", -49, 1, 10, "Ariminum")]
+    [InlineData("The fall of Constantinople, May 29 1453", 1453, 5, 29, "Constantinople")]
+    public async Task The_day_month_year_and_place_the_query_names_are_kept(string query, int year, int month, int day, string location)
+    {
+        var timepoint = await app.GenerateSyncAsync(Guid.NewGuid(), query);
+
+        Assert.Equal(year, timepoint.GetProperty("year").GetInt32());
+        Assert.Equal(month, timepoint.GetProperty("month").GetInt32());
+        Assert.Equal(day, timepoint.GetProperty("day").GetInt32());
+        Assert.Equal(location, timepoint.GetProperty("location").GetString());
+    }
+
+    [Fact]
+    public async Task A_query_that_names_no_place_gets_the_same_fixed_place_not_a_random_city()
+    {
+        var first = await app.GenerateSyncAsync(Guid.NewGuid(), "Apollo 11 lands, 1969");
+        var second = await app.GenerateSyncAsync(Guid.NewGuid(), "The first telephone call");
+        var third = await app.GenerateSyncAsync(Guid.NewGuid(), "February 30 is no day");
+
+        Assert.Equal(TimepointGenerator.UnnamedPlace, first.GetProperty("location").GetString());
+        Assert.Equal(TimepointGenerator.UnnamedPlace, second.GetProperty("location").GetString());
+        Assert.Equal(2, third.GetProperty("month").GetInt32());
+        Assert.InRange(third.GetProperty("day").GetInt32(), 1, 28); // an impossible day named is not kept
+    }
+
+    [Fact]
+    public async Task A_wrong_method_is_405_method_not_allowed()
+    {
+        using var response = await app.SendAsync(HttpMethod.Put, "/api/v1/timepoints/generate/sync", Guid.NewGuid(), FlashApp.Generate("Moon landing"));
+
+        await Problem.AssertAsync(response, HttpStatusCode.MethodNotAllowed, "method_not_allowed");
     }
 
     [Fact]
@@ -133,6 +172,30 @@ public sealed class GenerationTests(FlashApp app) : IClassFixture<FlashApp>
 
         var list = await app.ListAsync(user);
         Assert.Equal(0, list.GetProperty("total").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("{\"query\":\"Moon landing \\u0000 1969\"}", "query")]
+    [InlineData("{\"query\":\"Moon landing \\ud800 1969\"}", "query")]
+    [InlineData("{\"query\":\"Moon landing 1969\",\"preset\":\"\\udc00\"}", "preset")]
+    public async Task Nul_or_a_lone_surrogate_is_400_naming_the_field_and_stores_nothing(string json, string field)
+    {
+        var user = Guid.NewGuid();
+        foreach (var route in new[] { "/api/v1/timepoints/generate/sync", "/api/v1/timepoints/generate", "/api/v1/timepoints/generate/stream" })
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, route)
+            {
+                Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json"),
+            }.Signed(app.Factory.GatewaySecret, user);
+            using var response = await app.Client.SendAsync(request);
+
+            var problem = await Problem.AssertAsync(response, HttpStatusCode.BadRequest, "validation_failed");
+            Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _));
+        }
+
+        using var search = await app.SendAsync(HttpMethod.Get, "/api/v1/timepoints?q=%00", user);
+        await Problem.AssertAsync(search, HttpStatusCode.BadRequest, "validation_failed");
+        Assert.Equal(0, (await app.ListAsync(user)).GetProperty("total").GetInt32());
     }
 
     [Fact]

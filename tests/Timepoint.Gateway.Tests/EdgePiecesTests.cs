@@ -66,8 +66,19 @@ public sealed class EdgePiecesTests
     [InlineData("https://eviltimepointai.com", false)]
     [InlineData("https://timepointai.com.evil.test", false)]
     [InlineData("null", false)]
+    [InlineData("https://app.timepointai.com:8443", false)]
+    [InlineData("https://timepointai.com:8443", false)]
+    [InlineData("https://app.timepointai.com/path", false)]
     public void Cors_wildcards_match_subdomains_only(string origin, bool allowed) =>
         Assert.Equal(allowed, CorsOrigins.Allows(["https://*.timepointai.com", "https://timepointai.com"], origin));
+
+    [Theory]
+    [InlineData("https://app.timepointai.com:8443", true)]
+    [InlineData("https://app.timepointai.com", false)]
+    [InlineData("https://app.timepointai.com:9443", false)]
+    [InlineData("http://app.timepointai.com:8443", false)]
+    public void A_cors_wildcard_allows_only_the_port_it_names_or_the_schemes_default(string origin, bool allowed) =>
+        Assert.Equal(allowed, CorsOrigins.Allows(["https://*.timepointai.com:8443"], origin));
 
     [Fact]
     public void Every_route_names_a_known_cluster_and_metered_routes_need_a_user()

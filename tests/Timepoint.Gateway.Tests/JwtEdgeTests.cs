@@ -75,6 +75,22 @@ public sealed class JwtEdgeTests : EdgeHarness
         Assert.False(echo.GetProperty("headers").TryGetProperty("authorization", out _));
     }
 
+    [Fact]
+    public async Task Client_failure_injection_never_reaches_a_backend_and_backend_server_headers_never_reach_the_client()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/clockchain/stats");
+        request.Headers.Add("X-Flash-Fail", "error");
+        request.Headers.Add("x_flash_fail", "break_stream");
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var headers = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("headers");
+        Assert.DoesNotContain(headers.EnumerateObject(), h => h.Name.Replace('_', '-') == "x-flash-fail");
+        // The stand-in backend is Kestrel, which names itself in Server unless told not to.
+        Assert.Empty(response.Headers.Server);
+        Assert.False(response.Headers.Contains("Server"));
+    }
+
     public static TheoryData<string, string> Forgeries => new()
     {
         { "alg none", "none" },

@@ -68,6 +68,49 @@ public sealed class SecurityEdgeTests : EdgeHarness
         Assert.Equal(before, backend.Requests);
     }
 
+    [Theory]
+    [InlineData("signature ==")]
+    [InlineData("signature =")]
+    [InlineData("header =")]
+    [InlineData("signature with non-zero trailing bits")]
+    [InlineData("payload with non-zero trailing bits")]
+    [InlineData("signature with a space")]
+    public async Task A_token_in_any_spelling_but_its_own_is_401_even_after_the_real_one_was_accepted(string spelling)
+    {
+        var token = identity.Token(Guid.NewGuid());
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Get(token))).StatusCode); // remembered by the edge from here on
+        var parts = token.Split('.');
+        var variant = spelling switch
+        {
+            "signature ==" => token + "==",
+            "signature =" => token + "=",
+            "header =" => $"{parts[0]}=.{parts[1]}.{parts[2]}",
+            "signature with non-zero trailing bits" => $"{parts[0]}.{parts[1]}.{PadToUnusedBits(parts[2])}",
+            "payload with non-zero trailing bits" => $"{parts[0]}.{PadToUnusedBits(parts[1])}.{parts[2]}",
+            _ => $"{parts[0]}.{parts[1]}.{parts[2][..10]} {parts[2][10..]}",
+        };
+        Assert.NotEqual(token, variant);
+        var before = backend.Requests;
+
+        using var response = await client.SendAsync(Get(variant));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("auth.jwt_invalid", await CodeAsync(response));
+        Assert.Equal(before, backend.Requests);
+    }
+
+    /// <summary>
+    /// The same segment with the low bit of its last character flipped: where the length leaves unused bits (an RS256
+    /// signature's 342 characters do) a lenient decoder reads the same bytes. Otherwise one character more.
+    /// </summary>
+    private static string PadToUnusedBits(string segment) => segment.Length % 4 is 2 or 3 ? segment[..^1] + Flip(segment[^1]) : segment + "A";
+
+    private static char Flip(char c)
+    {
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        return alphabet[alphabet.IndexOf(c, StringComparison.Ordinal) ^ 1];
+    }
+
     [Fact]
     public async Task A_token_expired_within_the_skew_is_still_accepted()
     {
@@ -126,6 +169,38 @@ public sealed class SecurityEdgeTests : EdgeHarness
         }
 
         Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+    }
+
+    [Fact]
+    public async Task With_the_backends_stopped_every_route_answers_503_with_retry_after()
+    {
+        var token = identity.Token(Guid.NewGuid());
+        await backend.StopAsync(); // credits, flash, clockchain and pro all live there
+        var requests = new (HttpMethod Method, string Path, string? Body)[]
+        {
+            (HttpMethod.Get, "/api/v1/clockchain/stats", null),
+            (HttpMethod.Get, "/api/v1/credits/balance", null),
+            (HttpMethod.Get, "/api/v1/timepoints", null),
+            (HttpMethod.Post, "/api/v1/timepoints/generate/sync", "{\"query\":\"Moon landing\"}"),
+            (HttpMethod.Post, "/api/v1/timepoints/generate/stream", "{\"query\":\"Moon landing\"}"),
+        };
+
+        foreach (var (method, path, body) in requests)
+        {
+            using var request = new HttpRequestMessage(method, path);
+            request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + token);
+            request.Content = body is null ? null : new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+            using var response = await client.SendAsync(request);
+
+            Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, $"{method} {path}: {(int)response.StatusCode}");
+            Assert.True(response.Headers.RetryAfter?.Delta > TimeSpan.Zero, $"{method} {path}: no Retry-After");
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        }
+
+        await identity.StopAsync();
+        using var signIn = await client.PostAsync("/api/v1/auth/demo", null);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, signIn.StatusCode);
+        Assert.True(signIn.Headers.RetryAfter?.Delta > TimeSpan.Zero);
     }
 
     private static HttpRequestMessage Get(string token)

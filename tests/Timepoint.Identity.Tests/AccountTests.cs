@@ -254,6 +254,70 @@ public sealed class AccountTests(IdentityFactory factory) : IClassFixture<Identi
         return await client.SendAsync(request);
     }
 
+    public static TheoryData<string> UnkeepableText => ["abc\\u0000def", "\\ud800", "x\\udfffy", "\\ud800\\u0000"];
+
+    [Theory]
+    [MemberData(nameof(UnkeepableText))]
+    public async Task Nul_or_a_lone_surrogate_in_any_field_is_a_400_naming_the_field_and_changes_nothing(string escaped)
+    {
+        using var client = factory.CreateClient();
+        var pair = await factory.DevTokenAsync(client);
+        var user = Guid.Parse(new JsonWebToken(pair.AccessToken).Subject);
+        var form = escaped.Replace("\\u0000", "%00", StringComparison.Ordinal).Replace("\\ud800", "%ED%A0%80", StringComparison.Ordinal);
+        var cases = new (HttpMethod Method, string Path, string? Json, string? Form, bool Signed, string Field)[]
+        {
+            (HttpMethod.Post, "/api/v1/auth/refresh", $"{{\"refresh_token\":\"{escaped}\"}}", null, false, "refresh_token"),
+            (HttpMethod.Post, "/api/v1/auth/demo", $"{{\"anything\":\"{escaped}\"}}", null, false, "anything"),
+            (HttpMethod.Post, "/api/v1/auth/google", $"{{\"id_token\":\"{escaped}\"}}", null, false, "id_token"),
+            (HttpMethod.Post, "/api/v1/auth/apple", $"{{\"identity_token\":\"a\",\"nonce\":\"{escaped}\"}}", null, false, "nonce"),
+            (HttpMethod.Post, "/api/v1/auth/github", $"{{\"code\":\"{escaped}\",\"redirect_uri\":\"x\"}}", null, false, "code"),
+            (HttpMethod.Post, "/connect/token", null, $"grant_type=refresh_token&refresh_token={form}", false, "refresh_token"),
+            (HttpMethod.Post, "/connect/revoke", null, $"token={form}", false, "token"),
+            (HttpMethod.Patch, "/api/v1/users/me", $"{{\"display_name\":\"{escaped}\"}}", null, true, "display_name"),
+            (HttpMethod.Post, "/api/v1/auth/api-keys", $"{{\"name\":\"ok\",\"scopes\":[\"read\",\"{escaped}\"]}}", null, true, "scopes"),
+            (HttpMethod.Post, "/api/v1/auth/api-keys", $"{{\"{escaped}\":\"member name\"}}", null, true, "body"),
+            (HttpMethod.Get, $"/api/v1/auth/google/callback?code={form}&state=s", null, null, false, "code"),
+        };
+        var before = await GetMeAsync(client, user);
+
+        foreach (var (method, path, json, formBody, signed, field) in cases)
+        {
+            if (json is null && !escaped.Contains("u0000", StringComparison.Ordinal))
+            {
+                continue; // %ED%A0%80 in a form or query decodes to U+FFFD, which is keepable text
+            }
+
+            using var request = new HttpRequestMessage(method, path);
+            request.Headers.Add("X-Forwarded-For", $"198.18.0.{Random.Shared.Next(1, 250)}");
+            request.Content = json is not null ? new StringContent(json, System.Text.Encoding.UTF8, "application/json")
+                : formBody is not null ? new StringContent(formBody, System.Text.Encoding.UTF8, "application/x-www-form-urlencoded") : null;
+            using var response = await client.SendAsync(signed ? request.Signed(factory.GatewaySecret, user) : request);
+
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{method} {path}: {(int)response.StatusCode} {body}");
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            var problem = JsonDocument.Parse(body).RootElement;
+            Assert.Equal("validation_failed", problem.GetProperty("code").GetString());
+            Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), $"{method} {path}: {body}");
+        }
+
+        Assert.Equal(before.GetRawText(), (await GetMeAsync(client, user)).GetRawText());
+        Assert.Equal(0, await factory.WithDbAsync(db => db.ApiKeys.CountAsync(k => k.UserId == user)));
+    }
+
+    [Theory]
+    [InlineData("/api/v1/auth/demo/callback")]
+    [InlineData("/api/v1/auth/anything/callback?code=a&state=b")]
+    [InlineData("/api/v1/auth/connect/callback")]
+    public async Task A_callback_of_no_provider_is_404_not_500(string path)
+    {
+        using var client = factory.CreateClient();
+
+        using var response = await client.GetAsync(path);
+
+        await Problem.AssertAsync(response, HttpStatusCode.NotFound, "not_found");
+    }
+
     private async Task<Guid> NewUserAsync(HttpClient client, string? email = null) =>
         Guid.Parse(new JsonWebToken((await factory.DevTokenAsync(client, email)).AccessToken).Subject);
 

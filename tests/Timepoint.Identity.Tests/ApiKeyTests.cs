@@ -132,6 +132,48 @@ public abstract class ApiKeyTests(IdentityFactory factory)
     }
 
     [Fact]
+    public async Task Keys_in_a_reroll_grace_period_count_toward_the_cap()
+    {
+        using var client = factory.CreateClient();
+        var user = await NewUserAsync(client);
+        var keys = new List<JsonElement>();
+        for (var i = 0; i < 25; i++)
+        {
+            keys.Add(await CreateKeyAsync(client, user, new { name = $"key {i}" }));
+        }
+
+        // At the cap a reroll with a grace period would leave 26 working keys: refused, and nothing changes.
+        var (first, problem) = await SendAsync(client, HttpMethod.Post, $"{Keys}/{keys[0].GetProperty("id").GetGuid()}/reroll", user,
+            new { grace_seconds = 604_800 });
+        var (second, _) = await SendAsync(client, HttpMethod.Post, $"{Keys}/{keys[1].GetProperty("id").GetGuid()}/reroll", user,
+            new { grace_seconds = 604_800 });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, first);
+        Assert.Equal("validation_failed", problem.GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, second);
+        Assert.Equal(25, await factory.WithDbAsync(db => db.ApiKeys.CountAsync(k => k.UserId == user)));
+        Assert.True((await VerifyAsync(client, keys[0].GetProperty("key").GetString())).Body.GetProperty("valid").GetBoolean());
+
+        // Without a grace period the old key stops at once: the count stays at 25, so that reroll is allowed.
+        var (now, rerolled) = await SendAsync(client, HttpMethod.Post, $"{Keys}/{keys[2].GetProperty("id").GetGuid()}/reroll", user,
+            new { grace_seconds = 0 });
+        Assert.Equal(HttpStatusCode.OK, now);
+        Assert.False((await VerifyAsync(client, keys[2].GetProperty("key").GetString())).Body.GetProperty("valid").GetBoolean());
+        Assert.True((await VerifyAsync(client, rerolled.GetProperty("key").GetString())).Body.GetProperty("valid").GetBoolean());
+
+        // Below the cap, a key in its grace period still takes a place: one revoked, one rerolled with grace, then no new key.
+        await SendAsync(client, HttpMethod.Delete, $"{Keys}/{keys[3].GetProperty("id").GetGuid()}", user);
+        var (graced, _) = await SendAsync(client, HttpMethod.Post, $"{Keys}/{keys[4].GetProperty("id").GetGuid()}/reroll", user,
+            new { grace_seconds = 604_800 });
+        var (created, _) = await SendAsync(client, HttpMethod.Post, Keys, user, new { name = "would be the 26th working key" });
+        Assert.Equal(HttpStatusCode.OK, graced);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, created);
+
+        var stored = await factory.WithDbAsync(db => db.ApiKeys.AsNoTracking().Where(k => k.UserId == user).ToListAsync());
+        var at = DateTimeOffset.UtcNow;
+        Assert.Equal(25, stored.Count(k => k.RevokedAt == null && (k.ValidUntil == null || k.ValidUntil > at)));
+    }
+
+    [Fact]
     public async Task Concurrent_creates_never_exceed_the_cap()
     {
         using var client = factory.CreateClient();

@@ -315,4 +315,56 @@ public sealed class NativeSignInTests(ProvidersFixture fixture) : IClassFixture<
         await Problem.AssertAsync(github, HttpStatusCode.ServiceUnavailable, "provider_not_configured");
         await Problem.AssertAsync(browser, HttpStatusCode.ServiceUnavailable, "provider_not_configured");
     }
+
+    [Fact]
+    public async Task Every_503_of_the_provider_routes_carries_retry_after()
+    {
+        using var unconfigured = fixture.Identity.WithWebHostBuilder(builder =>
+        {
+            foreach (var provider in new[] { "Apple", "Google", "GitHub" })
+            {
+                builder.UseSetting($"Identity:Providers:{provider}:ClientId", "");
+                builder.UseSetting($"Identity:Providers:{provider}:ClientSecret", "");
+            }
+        });
+        using var client = unconfigured.CreateClient(new() { AllowAutoRedirect = false });
+        var web = Uri.EscapeDataString(IdentityFactory.WebRedirectUri);
+        var challenge = Base64UrlEncoder.Encode(SHA256.HashData(Encoding.ASCII.GetBytes(new string('v', 64))));
+        var notConfigured = new List<HttpResponseMessage>
+        {
+            await client.PostAsJsonAsync("/api/v1/auth/apple", new { identity_token = fixture.Apple.IdToken(StandInUser.New()) }),
+            await client.PostAsJsonAsync("/api/v1/auth/google", new { id_token = fixture.Google.IdToken(StandInUser.New()) }),
+            await client.PostAsJsonAsync("/api/v1/auth/github", new { code = "abc", redirect_uri = AppRedirect }),
+        };
+        foreach (var provider in new[] { "apple", "google", "github" })
+        {
+            notConfigured.Add(await client.GetAsync($"/api/v1/auth/{provider}/authorize?redirect_uri={web}"));
+        }
+
+        notConfigured.Add(await client.GetAsync($"/connect/authorize?client_id={IdentityFactory.WebClientId}&redirect_uri={web}" +
+            $"&response_type=code&scope=api&state=s&code_challenge={challenge}&code_challenge_method=S256"));
+        foreach (var response in notConfigured)
+        {
+            using (response)
+            {
+                await Problem.AssertAsync(response, HttpStatusCode.ServiceUnavailable, "provider_not_configured");
+                Assert.True(response.Headers.RetryAfter?.Delta > TimeSpan.Zero, response.RequestMessage!.RequestUri!.AbsolutePath);
+            }
+        }
+
+        // A provider that is down (configured here).
+        using var browser = fixture.Browser();
+        try
+        {
+            fixture.GitHub.Down = true;
+            using var down = await browser.PostAsJsonAsync("/api/v1/auth/github",
+                new { code = fixture.GitHub.IssueCode(StandInUser.New(), AppRedirect), redirect_uri = AppRedirect });
+            await Problem.AssertAsync(down, HttpStatusCode.ServiceUnavailable, "upstream_unavailable");
+            Assert.True(down.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+        }
+        finally
+        {
+            fixture.GitHub.Down = false;
+        }
+    }
 }
