@@ -38,6 +38,19 @@ public sealed class GatewayOptions
     public List<string> CorsOrigins { get; set; } = [];
 
     public RateLimitOptions RateLimits { get; set; } = new();
+
+    public RevocationOptions Revocations { get; set; } = new();
+}
+
+/// <summary>Section <c>Gateway:Revocations</c>: how the edge learns of revoked sessions.</summary>
+public sealed class RevocationOptions
+{
+    /// <summary>How often identity's revoked-session list is read: the longest a revoked access token still works here.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A list not read for this long makes the edge degraded.</summary>
+    public TimeSpan StaleAfter { get; set; } = TimeSpan.FromSeconds(15);
 }
 
 public sealed class RateLimitOptions

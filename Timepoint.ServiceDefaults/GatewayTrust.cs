@@ -39,6 +39,9 @@ public static class GatewayHeaders
     public const string Signature = "X-Gateway-Signature";
     public const string Metered = "X-Gateway-Metered";
 
+    /// <summary>The session (OpenIddict authorization) of a JWT caller, so identity can end just that one on logout.</summary>
+    public const string SessionId = "X-Auth-Session";
+
     /// <summary><c>v1=</c> + hex HMAC-SHA256(secret, "v1\n{METHOD}\n{PATH}\n{X-User-ID}\n{timestamp}").</summary>
     public static string Sign(string secret, string method, string path, string userId, long timestamp)
     {
@@ -75,6 +78,7 @@ public static class GatewayClaims
     public const string AuthMethod = "auth_method";
     public const string ApiKeyId = "api_key_id";
     public const string Metered = "metered";
+    public const string SessionId = "sid";
 
     /// <summary>The audience of every platform access token: identity issues it, the edge requires it.</summary>
     public const string TokenAudience = "timepoint-api";
@@ -179,6 +183,11 @@ internal sealed class GatewayAuthenticationHandler(
         if (headers[GatewayHeaders.ApiKeyId].FirstOrDefault() is { Length: > 0 } keyId)
         {
             claims.Add(new Claim(GatewayClaims.ApiKeyId, keyId));
+        }
+
+        if (headers[GatewayHeaders.SessionId].FirstOrDefault() is { Length: > 0 and <= 100 } sessionId)
+        {
+            claims.Add(new Claim(GatewayClaims.SessionId, sessionId));
         }
 
         if (string.Equals(headers[GatewayHeaders.Metered].FirstOrDefault(), "true", StringComparison.OrdinalIgnoreCase))

@@ -43,6 +43,11 @@ public sealed class IdentityForwarding(IOptions<GatewayTrustOptions> trust, Time
                     headers.TryAddWithoutValidation(GatewayHeaders.ApiKeyId, caller.ApiKeyId);
                 }
 
+                if (caller.SessionId is not null)
+                {
+                    headers.TryAddWithoutValidation(GatewayHeaders.SessionId, caller.SessionId);
+                }
+
                 headers.TryAddWithoutValidation(GatewayHeaders.Timestamp, timestamp.ToString(CultureInfo.InvariantCulture));
                 headers.TryAddWithoutValidation(GatewayHeaders.Signature,
                     GatewayHeaders.Sign(trust.Value.Secret, transform.ProxyRequest.Method.Method, path, user, timestamp));
