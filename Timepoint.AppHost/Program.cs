@@ -63,6 +63,7 @@ var identity = builder.AddProject<Projects.Timepoint_Identity>("identity")
     .WithHttpHealthCheck("/health")
     .WithNamedUrls("Identity (internal)")
     .WithRevokeSessionsCommand(identityKeys)
+    .WithDisableUserCommands(identityKeys)
     .WithRotateSigningKeyCommand(identityKeys)
     .WithResetDemoDataCommand(identityKeys);
 

@@ -63,11 +63,11 @@ public sealed class SessionRevocationSweeper(IServiceScopeFactory scopes, TimePr
 }
 
 /// <summary>
-/// A refresh token presented again after it was used: OpenIddict refuses it and revokes its whole family (the
-/// authorization). This lists that session too, so the access tokens the family already issued stop at the edge as well.
+/// A refresh token presented again after it was used (or after its session ended): OpenIddict refuses it; this ends its
+/// whole family (the authorization and every token of it) and lists the session, so the access tokens the family already
+/// issued stop at the edge as well. A thief and the rightful owner both have to sign in again.
 /// </summary>
-public sealed class ListReusedRefreshTokenFamily(IOpenIddictTokenManager tokens, IOpenIddictAuthorizationManager authorizations,
-    SessionRevocations revocations) : IOpenIddictServerHandler<OpenIddictServerEvents.ApplyTokenResponseContext>
+public sealed class ListReusedRefreshTokenFamily(IOpenIddictTokenManager tokens, SessionRevocations revocations) : IOpenIddictServerHandler<OpenIddictServerEvents.ApplyTokenResponseContext>
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
         OpenIddictServerHandlerDescriptor.CreateBuilder<OpenIddictServerEvents.ApplyTokenResponseContext>()
@@ -88,8 +88,7 @@ public sealed class ListReusedRefreshTokenFamily(IOpenIddictTokenManager tokens,
         if (await tokens.FindByReferenceIdAsync(context.Request.RefreshToken, ct) is not { } token
             || await tokens.GetAuthorizationIdAsync(token, ct) is not { } session
             || !Guid.TryParse(await tokens.GetSubjectAsync(token, ct), out var userId)
-            || await authorizations.FindByIdAsync(session, ct) is not { } authorization
-            || !await authorizations.HasStatusAsync(authorization, Statuses.Revoked, ct))
+            || !(await tokens.HasStatusAsync(token, Statuses.Redeemed, ct) || await tokens.HasStatusAsync(token, Statuses.Revoked, ct)))
         {
             return;
         }
