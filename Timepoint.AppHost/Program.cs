@@ -19,6 +19,8 @@ var proKeys = builder.AddServiceKeys("pro");
 // The edge: the only resource clients reach (http://localhost:5080, from its launch profile).
 var gateway = builder.AddProject<Projects.Timepoint_Gateway>("gateway")
     .WithExternalHttpEndpoints()
+    // A publish would otherwise set ASPNETCORE_FORWARDEDHEADERS_ENABLED, which believes any client's X-Forwarded-For.
+    .DisableForwardedHeaders()
     .WithReplicas(builder.Configuration.GetValue("Gateway:Replicas", 1))
     .WithNamedUrls("Edge API").WithApiReferenceUrl();
 

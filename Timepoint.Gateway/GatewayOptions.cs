@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Timepoint.Gateway;
 
@@ -37,6 +38,12 @@ public sealed class GatewayOptions
     /// <summary>Origins allowed to call from a browser; <c>https://*.example.com</c> matches subdomains.</summary>
     public List<string> CorsOrigins { get; set; } = [];
 
+    /// <summary>
+    /// Addresses and CIDR networks of the proxies in front of the edge (a load balancer): only a connection from one of
+    /// them has its <c>X-Forwarded-For</c> read, right to left, skipping these hops. Empty: the connection is the client.
+    /// </summary>
+    public List<string> TrustedProxies { get; set; } = [];
+
     public RateLimitOptions RateLimits { get; set; } = new();
 
     public RevocationOptions Revocations { get; set; } = new();
@@ -51,6 +58,19 @@ public sealed class RevocationOptions
 
     /// <summary>A list not read for this long makes the edge degraded.</summary>
     public TimeSpan StaleAfter { get; set; } = TimeSpan.FromSeconds(15);
+}
+
+/// <summary>Stops the edge at start when a trusted proxy is neither an address nor a CIDR network.</summary>
+public sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    {
+        Proxy.TrustedProxies.Parse(options.TrustedProxies, out var invalid);
+        return invalid.Count == 0
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail(invalid.Select(entry =>
+                $"Gateway:TrustedProxies: '{entry}' is neither an IP address nor a CIDR network (such as 10.0.0.0/8 or 2001:db8::/32)."));
+    }
 }
 
 public sealed class RateLimitOptions

@@ -16,6 +16,8 @@ public static class GatewayServices
     public static WebApplicationBuilder AddGatewayServices(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidation>();
+        builder.Services.AddSingleton(sp => TrustedProxies.Parse(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.TrustedProxies, out _));
         builder.AddGatewayTrustSecret();
         builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddSingleton<Proxy.EdgeRequestLog>();

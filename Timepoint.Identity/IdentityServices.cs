@@ -3,7 +3,6 @@ using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
-using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 using OpenIddict.Server;
 using StackExchange.Redis;
@@ -58,15 +57,6 @@ public static class IdentityServices
         builder.AddOpenIddictServer();
         builder.AddProviders();
         builder.AddDemoRateLimit();
-
-        // Only the edge reaches identity; it replaces any client X-Forwarded-For with the address it saw.
-        builder.Services.Configure<ForwardedHeadersOptions>(options =>
-        {
-            options.ForwardedHeaders = ForwardedHeaders.XForwardedFor;
-            options.KnownIPNetworks.Clear();
-            options.KnownProxies.Clear();
-            options.ForwardLimit = 1;
-        });
 
         return builder;
     }

@@ -17,7 +17,7 @@ builder.AddIdentityServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-identity"));
-app.UseForwardedHeaders();
+app.UseGatewayClientAddress();
 app.UseJsonTokenRoutes();
 app.UseGatewayTrust();
 app.UseRateLimiter();

@@ -42,17 +42,38 @@ public static class GatewayHeaders
     /// <summary>The session (OpenIddict authorization) of a JWT caller, so identity can end just that one on logout.</summary>
     public const string SessionId = "X-Auth-Session";
 
+    /// <summary>The client's address as the edge resolved it (one address, set by the edge after stripping the client's).</summary>
+    public const string ForwardedFor = "X-Forwarded-For";
+
+    /// <summary>The edge's signature over <see cref="ForwardedFor"/>: <see cref="SignClient"/>.</summary>
+    public const string ClientSignature = "X-Gateway-Client-Signature";
+
     /// <summary><c>v1=</c> + hex HMAC-SHA256(secret, "v1\n{METHOD}\n{PATH}\n{X-User-ID}\n{timestamp}").</summary>
-    public static string Sign(string secret, string method, string path, string userId, long timestamp)
-    {
-        var payload = string.Create(CultureInfo.InvariantCulture, $"v1\n{method.ToUpperInvariant()}\n{path}\n{userId}\n{timestamp}");
-        var mac = HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(payload));
-        return "v1=" + Convert.ToHexStringLower(mac);
-    }
+    public static string Sign(string secret, string method, string path, string userId, long timestamp) =>
+        Mac(secret, string.Create(CultureInfo.InvariantCulture, $"v1\n{method.ToUpperInvariant()}\n{path}\n{userId}\n{timestamp}"));
+
+    /// <summary>
+    /// <c>v1=</c> + hex HMAC-SHA256(secret, "client-v1\n{METHOD}\n{PATH}\n{X-Forwarded-For}\n{timestamp}"): the client
+    /// address the edge vouches for, on every request it forwards (anonymous ones too). Its own prefix, so it can never
+    /// pass for an identity signature.
+    /// </summary>
+    public static string SignClient(string secret, string method, string path, string address, long timestamp) =>
+        Mac(secret, string.Create(CultureInfo.InvariantCulture, $"client-v1\n{method.ToUpperInvariant()}\n{path}\n{address}\n{timestamp}"));
 
     /// <summary>Checks a signature and its age; constant time in the signature's content.</summary>
     public static bool Verify(string secret, string method, string path, string userId, string? timestamp, string? signature,
-        DateTimeOffset now, TimeSpan maxAge)
+        DateTimeOffset now, TimeSpan maxAge) =>
+        Check(timestamp, signature, now, maxAge, seconds => Sign(secret, method, path, userId, seconds));
+
+    /// <summary>Checks a <see cref="SignClient"/> signature and its age.</summary>
+    public static bool VerifyClient(string secret, string method, string path, string address, string? timestamp, string? signature,
+        DateTimeOffset now, TimeSpan maxAge) =>
+        Check(timestamp, signature, now, maxAge, seconds => SignClient(secret, method, path, address, seconds));
+
+    private static string Mac(string secret, string payload) =>
+        "v1=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(payload)));
+
+    private static bool Check(string? timestamp, string? signature, DateTimeOffset now, TimeSpan maxAge, Func<long, string> sign)
     {
         if (signature is null || !long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds))
         {
@@ -65,7 +86,7 @@ public static class GatewayHeaders
             return false;
         }
 
-        var expected = Encoding.ASCII.GetBytes(Sign(secret, method, path, userId, seconds));
+        var expected = Encoding.ASCII.GetBytes(sign(seconds));
         return CryptographicOperations.FixedTimeEquals(expected, Encoding.ASCII.GetBytes(signature));
     }
 }
@@ -135,6 +156,39 @@ public static class GatewayTrustExtensions
             await next(context);
         });
         app.UseAuthorization();
+        return app;
+    }
+
+    /// <summary>
+    /// Makes <see cref="ConnectionInfo.RemoteIpAddress"/> the client the edge vouches for: an <c>X-Forwarded-For</c> of one
+    /// address is believed only with the edge's fresh <see cref="GatewayHeaders.ClientSignature"/> over it; otherwise the
+    /// header is dropped and the connection's address stays (a caller that skipped the edge cannot pick its address).
+    /// Runs before anything that rewrites the request's method or path.
+    /// </summary>
+    public static WebApplication UseGatewayClientAddress(this WebApplication app)
+    {
+        var trust = app.Services.GetRequiredService<IOptions<GatewayTrustOptions>>();
+        var clock = app.Services.GetRequiredService<TimeProvider>();
+        app.Use((context, next) =>
+        {
+            var headers = context.Request.Headers;
+            var forwarded = headers[GatewayHeaders.ForwardedFor];
+            if (forwarded.Count == 1 && System.Net.IPAddress.TryParse(forwarded[0], out var client)
+                && headers[GatewayHeaders.Timestamp].Count == 1 && headers[GatewayHeaders.ClientSignature].Count == 1
+                && GatewayHeaders.VerifyClient(trust.Value.Secret, context.Request.Method, context.Request.Path.Value ?? "/", forwarded[0]!,
+                    headers[GatewayHeaders.Timestamp][0], headers[GatewayHeaders.ClientSignature][0],
+                    clock.GetUtcNow(), TimeSpan.FromSeconds(trust.Value.MaxAgeSeconds)))
+            {
+                context.Connection.RemoteIpAddress = client;
+            }
+            else
+            {
+                headers.Remove(GatewayHeaders.ForwardedFor);
+            }
+
+            headers.Remove(GatewayHeaders.ClientSignature);
+            return next(context);
+        });
         return app;
     }
 

@@ -10,6 +10,9 @@ public static class AuthMethod
 public sealed record Caller(Guid UserId, string Method, string? ApiKeyId, string[] Scopes, string Tier, DateTimeOffset ExpiresAt,
     string? SessionId = null)
 {
-    /// <summary>The rate-limit subject: per user for JWTs, per key for API keys.</summary>
-    public string Subject => ApiKeyId is null ? $"u:{UserId}" : $"k:{ApiKeyId}";
+    /// <summary>
+    /// The rate-limit subject: the user, whatever the credential. A JWT and every API key of one user spend one tier,
+    /// read and write budget (per key, a user with N keys had N budgets).
+    /// </summary>
+    public string Subject => $"u:{UserId}";
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Timepoint.Gateway.Limits;
+using Timepoint.Gateway.Proxy;
 using Timepoint.Gateway.Routing;
 
 namespace Timepoint.Gateway.Auth;
@@ -41,7 +42,7 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
         if (route.Access is Access.User or Access.Jwt)
         {
             var credential = Credentials.Read(context.Request);
-            var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+            var address = context.GetClientAddress().LimitKey;
             var limit = options.CurrentValue.RateLimits.UnknownApiKeysPerMinute;
             if (credential.Kind == CredentialKind.ApiKey && Guessing(address, limit) is { } refused && !apiKeys.IsKnown(credential.Value))
             {

@@ -1,13 +1,15 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using Timepoint.Gateway.Auth;
+using Timepoint.Gateway.Proxy;
 using Timepoint.Gateway.Routing;
 
 namespace Timepoint.Gateway.Limits;
 
 /// <summary>
-/// Picks the budget of a proxied request (SPEC.md section 3): anonymous per client address, authenticated per user or
-/// key with read and write classes, metered calls by tier. Every limited response carries X-RateLimit-* headers.
+/// Picks the budget of a proxied request (SPEC.md section 3): anonymous per client address, authenticated per user (JWT
+/// or any of the user's API keys alike) with read and write classes, metered calls by the user's tier. Every limited
+/// response carries X-RateLimit-* headers.
 /// </summary>
 public sealed class RateLimiting(EdgeRateLimiter limiter, IOptionsMonitor<GatewayOptions> options, GatewayMetrics metrics)
 {
@@ -25,8 +27,8 @@ public sealed class RateLimiting(EdgeRateLimiter limiter, IOptionsMonitor<Gatewa
         var caller = context.Features.Get<Caller>();
         var (bucket, subject, limit) = caller switch
         {
-            // The connection's address, never a client's X-Forwarded-For (stripped before this point anyway).
-            null => ("anon", context.Connection.RemoteIpAddress?.ToString() ?? "unknown", limits.AnonymousPerMinute),
+            // The connection's address, or the client a trusted proxy named; IPv6 by its /64.
+            null => ("anon", context.GetClientAddress().LimitKey, limits.AnonymousPerMinute),
             _ when route.Metered is not null => ($"tier-{caller.Tier}", caller.Subject,
                 limits.Tiers.GetValueOrDefault(caller.Tier, limits.Tiers.GetValueOrDefault("free", 10))),
             _ when HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method) =>

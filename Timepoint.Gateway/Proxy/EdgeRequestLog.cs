@@ -6,7 +6,7 @@ using Timepoint.Gateway.Routing;
 namespace Timepoint.Gateway.Proxy;
 
 /// <summary>
-/// Puts the request id, route, auth method and user id on every log record written while the edge handles a proxied
+/// Puts the request id, client address (the one the limits use), route, auth method and user id on every log record written while the edge handles a proxied
 /// request (as a logging scope, which the dashboard shows as attributes), and writes one line when it is answered.
 /// Never a credential: only what the edge derived from it.
 /// </summary>
@@ -20,7 +20,7 @@ public sealed partial class EdgeRequestLog(ILogger<EdgeRequestLog> logger)
     {
         var route = context.GetEdgeRoute()!;
         var started = Stopwatch.GetTimestamp();
-        var scope = new RequestScope(context.GetRequestId(), route.Id);
+        var scope = new RequestScope(context.GetRequestId(), context.GetClientAddress().ToString(), route.Id);
         context.Features.Set(scope);
         using (logger.BeginScope(scope))
         {
@@ -55,16 +55,16 @@ public sealed partial class EdgeRequestLog(ILogger<EdgeRequestLog> logger)
     private static partial void Refused(ILogger logger, string method, string route, int status, string code, double elapsedMs);
 
     /// <summary>
-    /// The request's scope: request id and route from the start, the caller once authentication named one (until then,
+    /// The request's scope: request id, client address and route from the start, the caller once authentication named one (until then,
     /// auth method "none"). One object per request; exporters that read a record's scopes after the request is over
     /// see its caller, which is the request's caller whenever the record was written.
     /// </summary>
-    private sealed class RequestScope(string requestId, string route) : IReadOnlyList<KeyValuePair<string, object?>>
+    private sealed class RequestScope(string requestId, string clientAddress, string route) : IReadOnlyList<KeyValuePair<string, object?>>
     {
         private static readonly Who Nobody = new("none", null, null);
         private Who who = Nobody;
 
-        public int Count => 5;
+        public int Count => 6;
 
         public KeyValuePair<string, object?> this[int index]
         {
@@ -74,10 +74,11 @@ public sealed partial class EdgeRequestLog(ILogger<EdgeRequestLog> logger)
                 return index switch
                 {
                     0 => new("RequestId", requestId),
-                    1 => new("Route", route),
-                    2 => new("AuthMethod", current.Method),
-                    3 => new("UserId", current.UserId),
-                    4 => new("ApiKeyId", current.ApiKeyId),
+                    1 => new("ClientAddress", clientAddress),
+                    2 => new("Route", route),
+                    3 => new("AuthMethod", current.Method),
+                    4 => new("UserId", current.UserId),
+                    5 => new("ApiKeyId", current.ApiKeyId),
                     _ => throw new ArgumentOutOfRangeException(nameof(index)),
                 };
             }
@@ -95,7 +96,7 @@ public sealed partial class EdgeRequestLog(ILogger<EdgeRequestLog> logger)
 
         IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
-        public override string ToString() => $"RequestId:{requestId} Route:{route} AuthMethod:{Volatile.Read(ref who).Method}";
+        public override string ToString() => $"RequestId:{requestId} ClientAddress:{clientAddress} Route:{route} AuthMethod:{Volatile.Read(ref who).Method}";
 
         private sealed record Who(string Method, string? UserId, string? ApiKeyId);
     }

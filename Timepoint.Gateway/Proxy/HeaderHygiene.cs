@@ -4,7 +4,9 @@ namespace Timepoint.Gateway.Proxy;
 
 /// <summary>
 /// Removes every identity or trust header a client sent, on every route, whatever its case or spelling
-/// (<c>X_User_Id</c> reaches some backends as <c>X-User-ID</c>), and gives the request a sane X-Request-ID.
+/// (<c>X_User_Id</c> reaches some backends as <c>X-User-ID</c>), and gives the request a sane X-Request-ID. Before the
+/// client's <c>X-Forwarded-For</c> goes, the request's <see cref="ClientAddress"/> is read from it when the connection
+/// comes from a trusted proxy (<c>Gateway:TrustedProxies</c>).
 /// </summary>
 public static partial class HeaderHygiene
 {
@@ -13,9 +15,12 @@ public static partial class HeaderHygiene
 
     public static WebApplication UseHeaderHygiene(this WebApplication app)
     {
+        var trusted = app.Services.GetRequiredService<TrustedProxies>();
         app.Use((context, next) =>
         {
             var headers = context.Request.Headers;
+            context.Features.Set(ClientAddress.Resolve(context.Connection.RemoteIpAddress,
+                trusted.IsEmpty ? default : headers[GatewayHeaders.ForwardedFor], trusted));
             List<string>? spoofed = null;
             foreach (var name in headers.Keys)
             {
@@ -39,6 +44,10 @@ public static partial class HeaderHygiene
     }
 
     public static string GetRequestId(this HttpContext context) => (string)context.Items[RequestIdKey]!;
+
+    /// <summary>The client this request is for (the connection's address when no trusted proxy named another).</summary>
+    public static ClientAddress GetClientAddress(this HttpContext context) =>
+        context.Features.Get<ClientAddress>() ?? new ClientAddress(ClientAddress.Normalise(context.Connection.RemoteIpAddress));
 
     /// <summary>Identity and trust headers only the edge may set; compared with case and '_' / '-' folded.</summary>
     public static bool IsTrustHeader(string name)

@@ -8,7 +8,9 @@ namespace Timepoint.Gateway.Proxy;
 
 /// <summary>
 /// Adds the identity the edge vouches for to the proxied request: X-User-ID, X-Auth-Method, X-Api-Key-Id,
-/// X-Request-ID, X-Gateway-Timestamp and X-Gateway-Signature over the path the backend will see.
+/// X-Request-ID, X-Gateway-Timestamp and X-Gateway-Signature over the path the backend will see; and on every request,
+/// the client's address as the edge resolved it (<see cref="ClientAddress"/>): one clean X-Forwarded-For, signed with
+/// X-Gateway-Client-Signature, so a backend sees the client the limits saw and believes no address the edge did not set.
 /// </summary>
 public sealed class IdentityForwarding(IOptions<GatewayTrustOptions> trust, TimeProvider clock) : ITransformProvider
 {
@@ -22,7 +24,15 @@ public sealed class IdentityForwarding(IOptions<GatewayTrustOptions> trust, Time
     {
     }
 
-    public void Apply(TransformBuilderContext context) =>
+    public void Apply(TransformBuilderContext context)
+    {
+        // YARP's default X-Forwarded-For would name the connection (a balancer): the edge sets its own below, and keeps
+        // YARP's other X-Forwarded-* defaults.
+        context.UseDefaultForwarders = false;
+        context.AddXForwardedProto();
+        context.AddXForwardedHost();
+        context.AddXForwardedPrefix();
+
         // Added after the route's own transforms, so context.Path is already the backend's path.
         context.AddRequestTransform(transform =>
         {
@@ -31,11 +41,22 @@ public sealed class IdentityForwarding(IOptions<GatewayTrustOptions> trust, Time
             headers.Remove(HeaderHygiene.RequestIdHeader);
             headers.TryAddWithoutValidation(HeaderHygiene.RequestIdHeader, http.GetRequestId());
 
+            var timestamp = clock.GetUtcNow().ToUnixTimeSeconds();
+            var path = transform.Path.HasValue ? transform.Path.Value! : "/";
+            headers.Remove(GatewayHeaders.ForwardedFor);
+            headers.Remove(GatewayHeaders.Timestamp);
+            headers.TryAddWithoutValidation(GatewayHeaders.Timestamp, timestamp.ToString(CultureInfo.InvariantCulture));
+            if (http.GetClientAddress().Address is { } client)
+            {
+                var address = client.ToString();
+                headers.TryAddWithoutValidation(GatewayHeaders.ForwardedFor, address);
+                headers.TryAddWithoutValidation(GatewayHeaders.ClientSignature,
+                    GatewayHeaders.SignClient(trust.Value.Secret, transform.ProxyRequest.Method.Method, path, address, timestamp));
+            }
+
             if (http.Features.Get<Caller>() is { } caller)
             {
                 var user = caller.UserId.ToString();
-                var timestamp = clock.GetUtcNow().ToUnixTimeSeconds();
-                var path = transform.Path.HasValue ? transform.Path.Value! : "/";
                 headers.TryAddWithoutValidation(GatewayHeaders.UserId, user);
                 headers.TryAddWithoutValidation(GatewayHeaders.AuthMethod, caller.Method);
                 if (caller.ApiKeyId is not null)
@@ -48,7 +69,6 @@ public sealed class IdentityForwarding(IOptions<GatewayTrustOptions> trust, Time
                     headers.TryAddWithoutValidation(GatewayHeaders.SessionId, caller.SessionId);
                 }
 
-                headers.TryAddWithoutValidation(GatewayHeaders.Timestamp, timestamp.ToString(CultureInfo.InvariantCulture));
                 headers.TryAddWithoutValidation(GatewayHeaders.Signature,
                     GatewayHeaders.Sign(trust.Value.Secret, transform.ProxyRequest.Method.Method, path, user, timestamp));
                 if (http.Items.ContainsKey(MeteredItem))
@@ -59,4 +79,5 @@ public sealed class IdentityForwarding(IOptions<GatewayTrustOptions> trust, Time
 
             return ValueTask.CompletedTask;
         });
+    }
 }

@@ -99,4 +99,70 @@ public sealed class ApiKeyEdgeTests : EdgeHarness
         Assert.Equal((await unknown.Content.ReadAsStringAsync()).Split("trace_id")[0], (await wrong.Content.ReadAsStringAsync()).Split("trace_id")[0]);
         Assert.Equal("auth.key_revoked", (await old.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
     }
+    [Fact]
+    public async Task A_users_jwt_and_api_key_spend_one_tier_budget_and_one_read_budget()
+    {
+        // Issue 19, defect 6: the tier limit was per key, so a free user got 10 metered calls a minute with the JWT and 10
+        // more with each of its keys. Ten metered calls with the JWT (free tier: 10 a minute), then the key's first is 429.
+        for (var attempt = 0; ; attempt++)
+        {
+            var user = Guid.NewGuid();
+            var token = identity.Token(user);
+            var key = ApiKeyFormat.Generate();
+            identity.ApiKeys[key] = new
+            {
+                valid = true, user_id = user, key_id = Guid.NewGuid(), scopes = new[] { "read", "generate" }, tier = "free",
+                valid_until = (string?)null,
+            };
+
+            var withJwt = new List<HttpResponseMessage>();
+            for (var i = 0; i < 10; i++)
+            {
+                withJwt.Add(await GenerateAsync(("Authorization", $"Bearer {token}")));
+            }
+
+            using var withKey = await GenerateAsync(("X-API-Key", key));
+            using var readWithJwt = await client.SendAsync(Read(("Authorization", $"Bearer {token}")));
+            using var readWithKey = await client.SendAsync(Read(("X-API-Key", key)));
+
+            var resets = withJwt.Append(withKey).Select(r => r.Headers.GetValues("X-RateLimit-Reset").Single()).Distinct().Count();
+            var statuses = withJwt.Select(r => r.StatusCode).ToList();
+            withJwt.ForEach(r => r.Dispose());
+            if (resets > 1 && attempt == 0)
+            {
+                continue; // a new minute began in the middle: its budget is fresh, so try once more
+            }
+
+            Assert.DoesNotContain(HttpStatusCode.TooManyRequests, statuses);
+            Assert.Equal(HttpStatusCode.TooManyRequests, withKey.StatusCode);
+            Assert.Equal("0", withKey.Headers.GetValues("X-RateLimit-Remaining").Single());
+
+            Assert.Equal(HttpStatusCode.OK, readWithJwt.StatusCode);
+            Assert.Equal(HttpStatusCode.OK, readWithKey.StatusCode);
+            if (readWithJwt.Headers.GetValues("X-RateLimit-Reset").Single() == readWithKey.Headers.GetValues("X-RateLimit-Reset").Single())
+            {
+                Assert.Equal(int.Parse(readWithJwt.Headers.GetValues("X-RateLimit-Remaining").Single()) - 1,
+                    int.Parse(readWithKey.Headers.GetValues("X-RateLimit-Remaining").Single()));
+            }
+
+            return;
+        }
+    }
+
+    private Task<HttpResponseMessage> GenerateAsync((string Name, string Value) credential)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/timepoints/generate/sync")
+        {
+            Content = JsonContent.Create(new { query = "The fall of Constantinople, 1453", preset = "balanced" }),
+        };
+        request.Headers.TryAddWithoutValidation(credential.Name, credential.Value);
+        return client.SendAsync(request);
+    }
+
+    private static HttpRequestMessage Read((string Name, string Value) credential)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/credits/balance");
+        request.Headers.TryAddWithoutValidation(credential.Name, credential.Value);
+        return request;
+    }
 }

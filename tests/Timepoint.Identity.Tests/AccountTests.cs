@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Hosting;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Timepoint.Identity.Downstream;
 
@@ -20,7 +21,7 @@ public sealed class AccountTests(IdentityFactory factory) : IClassFixture<Identi
         {
             last?.Dispose();
             using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/demo");
-            request.Headers.Add("X-Forwarded-For", address);
+            request.FromClient(factory.GatewaySecret, address);
             last = await client.SendAsync(request);
             statuses.Add(last.StatusCode);
         }
@@ -32,9 +33,45 @@ public sealed class AccountTests(IdentityFactory factory) : IClassFixture<Identi
         last.Dispose();
 
         using var other = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/demo");
-        other.Headers.Add("X-Forwarded-For", "192.0.2.77");
+        other.FromClient(factory.GatewaySecret, "192.0.2.77");
         using var otherResponse = await client.SendAsync(other);
         Assert.Equal(HttpStatusCode.OK, otherResponse.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_forwarded_for_the_edge_did_not_sign_is_not_believed()
+    {
+        // Straight to identity, a client that names a fresh address each time, or signs one with a guessed secret or with the
+        // signature of another address, is counted on its connection: the demo limit (10 a minute) still holds it.
+        using var client = factory.CreateClient();
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 11; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/demo");
+            var spoofed = $"203.0.113.{i + 1}";
+            switch (i % 3)
+            {
+                case 0:
+                    request.Headers.Add("X-Forwarded-For", spoofed);
+                    break;
+                case 1:
+                    request.FromClient("not-the-gateway-secret-0123456789abcdef", spoofed);
+                    break;
+                default:
+                {
+                    using var signed = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/demo").FromClient(factory.GatewaySecret, "192.0.2.200");
+                    request.Headers.Add("X-Forwarded-For", spoofed);
+                    request.Headers.Add(GatewayHeaders.Timestamp, signed.Headers.GetValues(GatewayHeaders.Timestamp));
+                    request.Headers.Add(GatewayHeaders.ClientSignature, signed.Headers.GetValues(GatewayHeaders.ClientSignature));
+                    break;
+                }
+            }
+
+            using var response = await client.SendAsync(request);
+            statuses.Add(response.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, statuses[^1]);
     }
 
     [Fact]

@@ -97,10 +97,10 @@ public sealed class AdminTests(IdentityFactory factory) : IClassFixture<Identity
         return await client.SendAsync(request);
     }
 
-    private static async Task<TokenPairDto> DemoSignInAsync(HttpClient client)
+    private async Task<TokenPairDto> DemoSignInAsync(HttpClient client)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/demo");
-        request.Headers.Add("X-Forwarded-For", $"198.51.100.{Random.Shared.Next(1, 250)}");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/demo")
+            .FromClient(factory.GatewaySecret, $"198.51.100.{Random.Shared.Next(1, 250)}");
         using var response = await client.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return (await response.Content.ReadFromJsonAsync<TokenPairDto>(IdentityFactory.Json))!;

@@ -13,7 +13,7 @@ public sealed class TokenTests(IdentityFactory factory) : IClassFixture<Identity
     {
         using var client = factory.CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/demo");
-        request.Headers.Add("X-Forwarded-For", $"198.51.100.{Random.Shared.Next(1, 250)}");
+        request.FromClient(factory.GatewaySecret, $"198.51.100.{Random.Shared.Next(1, 250)}");
 
         using var response = await client.SendAsync(request);
 

@@ -41,8 +41,10 @@ public sealed class SecurityFixture : IAsyncLifetime, IPlatform
         // leased limits it passed 2,000 in a minute and the next tests could not mint users. The per-address budgets are not
         // what these tests are about (the gateway's AnonymousLimitTests and FailedAuthenticationTests check them), so they
         // are set as bench/soak sets them: every forged credential here must be seen refused as such, not as 429.
+        // BalancerTests' haproxy connects to the replicas from 127.0.0.9, the only proxy they trust; every other test connects
+        // from 127.0.0.1 (through DCP's proxy) and is counted on its connection, as without the setting.
         Environment(builder, "gateway", ("Gateway__RateLimits__AnonymousPerMinute", "100000"),
-            ("Gateway__RateLimits__UnknownApiKeysPerMinute", "100000"));
+            ("Gateway__RateLimits__UnknownApiKeysPerMinute", "100000"), ("Gateway__TrustedProxies__0", "127.0.0.9"));
 
         App = await builder.BuildAsync(cts.Token);
         await App.StartAsync(cts.Token);

@@ -17,4 +17,20 @@ public static class GatewayRequests
         request.Headers.Add(GatewayHeaders.Signature, GatewayHeaders.Sign(secret, request.Method.Method, path, user, timestamp));
         return request;
     }
+
+    /// <summary>The client address the gateway vouches for (X-Forwarded-For with its client signature), as the edge sends it.</summary>
+    public static HttpRequestMessage FromClient(this HttpRequestMessage request, string secret, string address)
+    {
+        var path = request.RequestUri!.IsAbsoluteUri ? request.RequestUri.AbsolutePath : request.RequestUri.OriginalString.Split('?')[0];
+        if (!request.Headers.TryGetValues(GatewayHeaders.Timestamp, out var stamps))
+        {
+            stamps = [DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture)];
+            request.Headers.Add(GatewayHeaders.Timestamp, stamps);
+        }
+
+        var timestamp = long.Parse(stamps.Single(), System.Globalization.CultureInfo.InvariantCulture);
+        request.Headers.Add(GatewayHeaders.ForwardedFor, address);
+        request.Headers.Add(GatewayHeaders.ClientSignature, GatewayHeaders.SignClient(secret, request.Method.Method, path, address, timestamp));
+        return request;
+    }
 }
