@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Aspire.Hosting.ApplicationModel;
 
 namespace Timepoint.AppHost;
@@ -20,7 +21,8 @@ public static class InfrastructureExtensions
 {
     /// <summary>
     /// Adds the <c>postgres</c> server and <c>redis</c>: containers when a container runtime answers
-    /// (or <c>Infrastructure:Mode</c> says so), otherwise the machine's own binaries as executables.
+    /// (or <c>Infrastructure:Mode</c> says so), otherwise the machine's own binaries as executables; there,
+    /// <c>Infrastructure:RedisCluster</c> makes <c>redis</c> a local Redis Cluster of three masters.
     /// </summary>
     public static Infrastructure AddInfrastructure(this IDistributedApplicationBuilder builder)
     {
@@ -41,7 +43,10 @@ public static class InfrastructureExtensions
 
         var layout = LocalLayout.Resolve(builder.Configuration);
         var localPostgres = builder.AddLocalPostgres("postgres", layout);
-        var localRedis = builder.AddLocalRedis("redis", layout);
+        // Infrastructure:RedisCluster=true: three masters in place of the one server, to run the platform as on a managed cluster.
+        IResourceBuilder<IResourceWithConnectionString> localRedis = builder.Configuration.GetValue<bool>(LocalRedisCluster.SettingName)
+            ? builder.AddLocalRedisCluster("redis", layout)
+            : builder.AddLocalRedis("redis", layout);
         return new Infrastructure(mode, name => localPostgres.AddLocalDatabase(name), localRedis);
     }
 }

@@ -90,7 +90,8 @@ public sealed record LocalLayout(string Root, string PostgresBin, string RedisSe
 internal static class LocalProcess
 {
     /// <summary>Runs a short set-up command to completion and returns its output; throws with its stderr on failure.</summary>
-    public static string Run(string file, IEnumerable<string> args, string? standardInput = null)
+    public static string Run(string file, IEnumerable<string> args, string? standardInput = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(file, args)
         {
@@ -99,6 +100,11 @@ internal static class LocalProcess
             RedirectStandardInput = standardInput is not null,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         using var process = Process.Start(info) ?? throw new DistributedApplicationException($"Could not start {file}.");
         if (standardInput is not null)
         {

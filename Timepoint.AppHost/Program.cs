@@ -23,6 +23,8 @@ var gateway = builder.AddProject<Projects.Timepoint_Gateway>("gateway")
     .DisableForwardedHeaders()
     .WithReplicas(builder.Configuration.GetValue("Gateway:Replicas", 1))
     .WithNamedUrls("Edge API").WithApiReferenceUrl();
+// Where clients know the edge by (the parameter public-url; by default the edge's local endpoint above).
+var publicUrl = builder.AddPublicUrl(gateway);
 
 var credits = builder.AddProject<Projects.Timepoint_Credits>("credits")
     .WithReference(creditsDb).WaitFor(creditsDb)
@@ -59,8 +61,8 @@ var identity = builder.AddProject<Projects.Timepoint_Identity>("identity")
     .WithReference(pro).WithServiceKeyFor("pro", proKeys)
     .WithGatewayTrust(signingSecret)
     .WithOwnKeys(identityKeys)
-    // Tokens name the edge as their issuer: it is where clients find the discovery document.
-    .WithEnvironment("Identity__Tokens__Issuer", ReferenceExpression.Create($"{gateway.GetEndpoint("http")}/"))
+    // Tokens, discovery and provider callbacks name the public URL: it is where clients find the edge.
+    .WithPublicUrl(publicUrl, "Identity:Tokens:Issuer")
     .WithSignInProviders(builder)
     .WithHttpHealthCheck("/health")
     .WithNamedUrls("Identity (internal)")
@@ -77,6 +79,7 @@ gateway
     .WithReference(clockchain).WaitFor(clockchain)
     .WithReference(pro).WaitFor(pro)
     .WithGatewayTrust(signingSecret)
+    .WithPublicUrl(publicUrl, "Gateway:PublicUrl")
     .WithSettingFrom(builder.Configuration, "Gateway:UpstreamTimeout")
     .WithHttpHealthCheck("/health");
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Timepoint.Gateway.Auth;
 using Timepoint.Gateway.Limits;
 using Timepoint.Gateway.Metering;
@@ -14,6 +15,31 @@ public static class EdgeApi
             branch => branch.UseCors(GatewayServices.CorsPolicy));
         return app;
     }
+
+    /// <summary>
+    /// On an https public address, every answer tells browsers to use https only (a year). The request reaching the edge
+    /// is plain http from the balancer that ends TLS, so ASP.NET Core's UseHsts (which looks at the request) cannot decide.
+    /// </summary>
+    public static WebApplication UseEdgeHsts(this WebApplication app)
+    {
+        if (app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.PublicUrl?.Scheme == Uri.UriSchemeHttps)
+        {
+            // At the response's start, so nothing that rewrites the headers on the way (proxying, problems) loses it.
+            app.Use((context, next) =>
+            {
+                context.Response.OnStarting(static response =>
+                {
+                    ((HttpResponse)response).Headers.StrictTransportSecurity = StrictTransportSecurity;
+                    return Task.CompletedTask;
+                }, context.Response);
+                return next(context);
+            });
+        }
+
+        return app;
+    }
+
+    public const string StrictTransportSecurity = "max-age=31536000";
 
     /// <summary>Every proxied request: authenticate, rate-limit, meter, then forward with the signed identity.</summary>
     public static WebApplication MapEdgeProxy(this WebApplication app)

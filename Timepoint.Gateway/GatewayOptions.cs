@@ -8,6 +8,14 @@ public sealed class GatewayOptions
 {
     public const string Section = "Gateway";
 
+    /// <summary>
+    /// The platform's public address (AppHost parameter <c>public-url</c>, the issuer identity puts in tokens). When it is
+    /// https, TLS ends in front of the edge and every answer carries Strict-Transport-Security. Unset: a local http edge.
+    /// </summary>
+    [PublicUrl(ErrorMessage = "Gateway:PublicUrl (env Gateway__PublicUrl, the AppHost parameter public-url) must be an absolute http or "
+        + "https URL whose path ends with '/', without user info, query or fragment, e.g. https://api.example.com/.")]
+    public Uri? PublicUrl { get; set; }
+
     /// <summary>Overrides of a cluster's address (default <c>http://{cluster}</c>, resolved by service discovery).</summary>
     public Dictionary<string, string> Destinations { get; set; } = [];
 

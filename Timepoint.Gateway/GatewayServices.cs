@@ -54,8 +54,7 @@ public static class GatewayServices
         builder.Services.AddSingleton<IdempotentOutcomes>();
 
         builder.Services.AddSingleton<EdgeAuthentication>();
-        builder.Services.AddSingleton<EdgeRateLimiter>();
-        builder.Services.AddHostedService<RateLimitLeases>();
+        builder.Services.AddSharedRateLimiter<EdgeRateLimiter>();
         builder.Services.AddSingleton<RateLimiting>();
         builder.Services.AddSingleton<CreditsSettlement>();
         builder.Services.AddSingleton<CreditsMetering>();

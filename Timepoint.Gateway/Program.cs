@@ -11,6 +11,7 @@ builder.AddGatewayServices();
 var app = builder.Build();
 
 app.UseHeaderHygiene();
+app.UseEdgeHsts();
 app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-api-gateway"));
 app.UseEdgeCors();
 app.MapEdgeOpenApi();

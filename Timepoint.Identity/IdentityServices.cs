@@ -1,5 +1,4 @@
-using System.Globalization;
-using System.Threading.RateLimiting;
+using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
@@ -56,7 +55,8 @@ public static class IdentityServices
 
         builder.AddOpenIddictServer();
         builder.AddProviders();
-        builder.AddDemoRateLimit();
+        // Shared by every replica through Redis; per replica (and said so) while Redis is down.
+        builder.Services.AddSharedRateLimiter<IdentityRateLimiter>();
 
         return builder;
     }
@@ -64,6 +64,8 @@ public static class IdentityServices
     private static void AddOpenIddictServer(this WebApplicationBuilder builder)
     {
         var tokens = builder.Configuration.GetSection(TokenOptions.Section).Get<TokenOptions>() ?? new TokenOptions();
+        // OpenIddict takes the issuer now, before options are validated at start: check it here, naming the setting.
+        Validator.ValidateObject(tokens, new ValidationContext(tokens), validateAllProperties: true);
         builder.Services.AddOpenIddict()
             .AddCore(options => options.UseEntityFrameworkCore().UseDbContext<IdentityDbContext>())
             .AddServer(options =>
@@ -99,31 +101,11 @@ public static class IdentityServices
 
                 options.AddEventHandler(AuthRoutes.ApplyJsonTokenResponse.Descriptor);
                 options.AddEventHandler(ListReusedRefreshTokenFamily.Descriptor);
+                options.AddEventHandler(PublicDiscovery.Descriptor);
                 options.UseAspNetCore()
                     .EnableTokenEndpointPassthrough()
                     .EnableAuthorizationEndpointPassthrough()
                     .DisableTransportSecurityRequirement(); // TLS ends at the edge
             });
-    }
-
-    private static void AddDemoRateLimit(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddRateLimiter(options =>
-        {
-            options.AddPolicy(AuthApi.DemoRateLimit, context =>
-            {
-                var demo = context.RequestServices.GetRequiredService<IOptions<DemoOptions>>().Value;
-                return RateLimitPartition.GetFixedWindowLimiter(context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
-                    _ => new FixedWindowRateLimiterOptions { PermitLimit = demo.PermitsPerMinute, Window = TimeSpan.FromMinutes(1) });
-            });
-            options.OnRejected = async (context, _) =>
-            {
-                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
-                var seconds = (int)Math.Ceiling(retryAfter.TotalSeconds);
-                context.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                await Problems.WriteAsync(context.HttpContext, Problems.Create(StatusCodes.Status429TooManyRequests,
-                    ErrorCodes.RateLimited, "Too many requests", $"Demo sign-in is limited; retry in {seconds} s."));
-            };
-        });
     }
 }

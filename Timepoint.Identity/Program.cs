@@ -20,7 +20,6 @@ app.MapDefaultEndpoints(HealthEndpoints.ServiceBody("timepoint-identity"));
 app.UseGatewayClientAddress();
 app.UseJsonTokenRoutes();
 app.UseGatewayTrust();
-app.UseRateLimiter();
 
 app.MapAuthApi();
 app.MapProvidersApi();

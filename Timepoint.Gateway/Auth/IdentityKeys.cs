@@ -56,6 +56,15 @@ public sealed class IdentityKeys(IHttpClientFactory httpClients, IOptions<Gatewa
         }
     }
 
+    /// <summary>
+    /// Where identity serves a URL its discovery document names: the part below the issuer (which may carry a path prefix a
+    /// balancer strips), else the URL's own path.
+    /// </summary>
+    public static string InternalPath(Uri issuer, Uri url) =>
+        issuer.IsBaseOf(url) && url.AbsoluteUri.StartsWith(issuer.AbsoluteUri, StringComparison.Ordinal)
+            ? "/" + url.AbsoluteUri[issuer.AbsoluteUri.Length..]
+            : url.PathAndQuery;
+
     private async Task RefreshAsync(string reason, CancellationToken ct)
     {
         await refreshing.WaitAsync(ct);
@@ -65,8 +74,8 @@ public sealed class IdentityKeys(IHttpClientFactory httpClients, IOptions<Gatewa
             var client = httpClients.CreateClient(HttpClientName);
             using var discovery = JsonDocument.Parse(await client.GetStringAsync("/.well-known/openid-configuration", ct));
             var issuer = discovery.RootElement.GetProperty("issuer").GetString()!;
-            // Fetch the JWKS from identity itself, whatever public address the document advertises.
-            var jwksPath = new Uri(discovery.RootElement.GetProperty("jwks_uri").GetString()!).PathAndQuery;
+            // The document names public URLs; the JWKS is read from identity itself, at its place below the issuer.
+            var jwksPath = InternalPath(new Uri(issuer), new Uri(discovery.RootElement.GetProperty("jwks_uri").GetString()!));
             var jwks = new JsonWebKeySet(await client.GetStringAsync(jwksPath, ct));
             // A certificate JWK yields the same key twice (x5c and n/e): one per kid is enough.
             var keys = jwks.GetSigningKeys().Where(k => !string.IsNullOrEmpty(k.KeyId)).DistinctBy(k => k.KeyId).ToDictionary(k => k.KeyId);

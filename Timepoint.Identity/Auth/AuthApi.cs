@@ -15,7 +15,6 @@ namespace Timepoint.Identity.Auth;
 /// <summary>Sign-in, refresh, logout and the caller's own account: <c>/api/v1/auth/*</c> and OpenIddict's <c>/connect/token</c>.</summary>
 public static class AuthApi
 {
-    public const string DemoRateLimit = "demo";
     private static readonly ExternalIdentity DemoUser = new("demo", "demo", null, false, "Demo User");
 
     public static WebApplication MapAuthApi(this WebApplication app)
@@ -23,7 +22,7 @@ public static class AuthApi
         // Token routes: OpenIddict has validated the request before any of these runs.
         app.MapPost("/connect/token", Exchange);
         app.MapPost("/api/v1/auth/refresh", Exchange);
-        app.MapPost("/api/v1/auth/demo", Demo).RequireRateLimiting(DemoRateLimit);
+        app.MapPost("/api/v1/auth/demo", Demo).AddEndpointFilter<DemoRateLimit>();
         app.MapPost("/api/v1/auth/dev/token", DevToken).RequireAdminKey();
         app.MapPost("/api/v1/auth/service-token", ServiceToken).RequireAdminKey();
 

@@ -7,9 +7,16 @@ public sealed class TokenOptions
 {
     public const string Section = "Identity:Tokens";
 
-    /// <summary>The issuer (the edge's public address): http://localhost:5080/ in development.</summary>
-    [Required]
+    /// <summary>
+    /// The issuer: the platform's public address (AppHost parameter <c>public-url</c>; http://localhost:5080/ in development).
+    /// It also names every endpoint of the discovery document, the provider callbacks' default and whether cookies are Secure.
+    /// </summary>
+    [Required(ErrorMessage = IssuerRule)]
+    [PublicUrl(ErrorMessage = IssuerRule)]
     public Uri Issuer { get; set; } = new("http://localhost:5080/");
+
+    private const string IssuerRule = "Identity:Tokens:Issuer (env Identity__Tokens__Issuer, the AppHost parameter public-url) must be "
+        + "an absolute http or https URL whose path ends with '/', without user info, query or fragment, e.g. https://api.example.com/.";
 
     public const string Audience = GatewayClaims.TokenAudience;
 

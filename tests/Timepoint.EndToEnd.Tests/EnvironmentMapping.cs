@@ -27,8 +27,9 @@ public static partial class EnvironmentMapping
     /// <summary>Facts of the deployment, in timepoint-config: the AppHost derives them from its own endpoints or leaves them empty.</summary>
     public static readonly Dictionary<string, string> DeploymentSettings = new()
     {
-        // The AppHost's issuer is the gateway's local endpoint (or its public-url parameter); a cluster's is its public URL.
+        // The AppHost's public-url parameter (the issuer, and the edge's HSTS decision); a cluster's public URL.
         ["Identity__Tokens__Issuer"] = "public-url",
+        ["Gateway__PublicUrl"] = "public-url",
         // The balancer's addresses exist only in the cluster; the AppHost's default is none.
         ["Gateway__TrustedProxies"] = "trusted-proxies",
     };

@@ -114,8 +114,9 @@ public sealed class ManifestTests(DeploymentFixture deployment)
         Expect("flash", new(Keys("flash")) { ["ConnectionStrings__flashdb"] = "{flashdb.connectionString}", ["GatewayTrust__Secret"] = "{gateway-signing-secret.value}" });
         Expect("pro", new(Keys("pro")) { ["GatewayTrust__Secret"] = "{gateway-signing-secret.value}" });
         Expect("clockchain", new() { ["GatewayTrust__Secret"] = "{gateway-signing-secret.value}" });
-        // Tokens name the edge; a deployment replaces the edge's address with its public URL (KubernetesTests).
-        Assert.Contains("{gateway.bindings.http.url}", Environment("identity")["Identity__Tokens__Issuer"], StringComparison.Ordinal);
+        // Tokens name the public URL, a parameter every deployment supplies; the edge knows it too (HSTS on https).
+        Assert.Equal("{public-url.value}", Environment("identity")["Identity__Tokens__Issuer"]);
+        Assert.Equal("{public-url.value}", Environment("gateway")["Gateway__PublicUrl"]);
         Assert.DoesNotContain("Security__ServiceKey", Environment("gateway").Keys);
         Assert.DoesNotContain("Security__ServiceKey", Environment("clockchain").Keys);
     }

@@ -6,8 +6,11 @@ using StackExchange.Redis;
 
 namespace Timepoint.Gateway.Tests;
 
-/// <summary>API keys at the edge against a stand-in identity: lookups avoided, verdicts cached, revocations heard.</summary>
-public sealed class ApiKeyEdgeTests : EdgeHarness
+/// <summary>
+/// API keys at the edge against a stand-in identity: lookups avoided, verdicts cached, revocations heard. Run on one Redis
+/// server and on a Redis Cluster (the revocation is published through another connection, as identity does).
+/// </summary>
+public abstract class ApiKeyEdgeTests : EdgeHarness
 {
     [Fact]
     public async Task Malformed_keys_are_refused_without_asking_identity()
@@ -66,7 +69,7 @@ public sealed class ApiKeyEdgeTests : EdgeHarness
         Assert.Equal(HttpStatusCode.OK, before.StatusCode);
 
         identity.ApiKeys[key] = new { valid = false, reason = "revoked" };
-        using var redis = await ConnectionMultiplexer.ConnectAsync((await LocalServers.RedisConnectionStringAsync()));
+        using var redis = await ConnectionMultiplexer.ConnectAsync(gateway.Settings["ConnectionStrings:redis"]!);
         await redis.GetSubscriber().PublishAsync(RedisChannel.Literal("timepoint:api-keys:revoked"),
             JsonSerializer.Serialize(new { key_hash = ApiKeyFormat.Hash(key), key_id = Guid.NewGuid(), valid_until = (string?)null }));
 
@@ -165,4 +168,11 @@ public sealed class ApiKeyEdgeTests : EdgeHarness
         request.Headers.TryAddWithoutValidation(credential.Name, credential.Value);
         return request;
     }
+}
+
+public sealed class ApiKeyEdgeOnServerTests : ApiKeyEdgeTests;
+
+public sealed class ApiKeyEdgeOnClusterTests : ApiKeyEdgeTests
+{
+    protected override RedisFlavour Redis => RedisFlavour.Cluster;
 }

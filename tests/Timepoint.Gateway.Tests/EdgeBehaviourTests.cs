@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
 
 namespace Timepoint.Gateway.Tests;
 
@@ -60,6 +61,32 @@ public sealed class EdgeBehaviourTests : EdgeHarness
         var seen = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("headers");
         Assert.Contains(traceId.ToString(), seen.GetProperty("traceparent")[0].GetString());
     }
+
+    [Theory]
+    [InlineData("https://api.example.test/", true)]
+    [InlineData("http://localhost:5080/", false)]
+    public async Task Hsts_is_sent_on_every_answer_exactly_when_the_public_url_is_https(string publicUrl, bool hsts)
+    {
+        // TLS ends before the edge: the request it sees is http either way; only the public URL tells.
+        await using var edge = gateway.WithWebHostBuilder(b => b.UseSetting("Gateway:PublicUrl", publicUrl));
+        using var http = edge.CreateClient();
+
+        using var proxied = await http.GetAsync("/api/v1/credits/costs");
+        using var edgeOwn = await http.GetAsync("/no/such/route");
+        using var health = await http.GetAsync("/health");
+
+        foreach (var response in new[] { proxied, edgeOwn, health })
+        {
+            Assert.True((hsts ? ["max-age=31536000"] : Array.Empty<string>()).SequenceEqual(
+                response.Headers.TryGetValues("Strict-Transport-Security", out var values) ? values : []),
+                $"{response.RequestMessage!.RequestUri}: {(int)response.StatusCode} {response.Headers}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(PublicUrls.Bad), MemberType = typeof(PublicUrls))]
+    public void A_bad_public_url_stops_the_edge_at_start_naming_the_setting(string publicUrl) =>
+        PublicUrls.AssertRefusedAtStart(gateway, "Gateway:PublicUrl", publicUrl);
 
     private Task<HttpResponseMessage> PreflightAsync(string path, string origin)
     {

@@ -13,6 +13,9 @@ public abstract class EdgeHarness : IAsyncLifetime
     protected readonly ServiceFactory<Program> gateway = new();
     protected HttpClient client = null!;
 
+    /// <summary>The Redis the gateway runs on: the one test server, or the test cluster.</summary>
+    protected virtual RedisFlavour Redis => RedisFlavour.Server;
+
     /// <summary>Settings of a test class on top of the harness's own.</summary>
     protected virtual void Configure(Dictionary<string, string?> settings)
     {
@@ -26,7 +29,7 @@ public abstract class EdgeHarness : IAsyncLifetime
         await identity.StartAsync();
         await backend.StartAsync();
         await StartStandInsAsync();
-        await gateway.UseRedisAsync();
+        await gateway.UseRedisAsync(flavour: Redis);
         gateway.Settings["Gateway:Destinations:identity"] = identity.Address.ToString();
         foreach (var cluster in new[] { "credits", "flash", "clockchain", "pro" })
         {

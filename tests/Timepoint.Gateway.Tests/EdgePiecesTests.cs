@@ -87,6 +87,13 @@ public sealed class EdgePiecesTests
 
         return Credentials.Read(context.Request);
     }
+
+    [Theory]
+    [InlineData("http://edge.test/", "http://edge.test/.well-known/jwks", "/.well-known/jwks")]
+    [InlineData("https://api.example.test/edge/", "https://api.example.test/edge/.well-known/jwks", "/.well-known/jwks")]
+    [InlineData("https://api.example.test/", "https://keys.example.test/jwks?v=2", "/jwks?v=2")]
+    public void The_edge_reads_the_jwks_from_identity_at_its_place_below_the_public_issuer(string issuer, string jwksUri, string path) =>
+        Assert.Equal(path, IdentityKeys.InternalPath(new Uri(issuer), new Uri(jwksUri)));
 }
 
 public sealed class OpenApiTests

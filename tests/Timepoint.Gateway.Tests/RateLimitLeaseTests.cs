@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
@@ -10,16 +11,16 @@ namespace Timepoint.Gateway.Tests;
 
 /// <summary>
 /// The rate limiter's leases on real Redis: several limiters on one Redis are several gateway replicas. Every test
-/// uses its own subject, so the shared Redis server's other users do not matter.
+/// uses its own subject, so the shared Redis server's other users do not matter. Run on one server and on a cluster.
 /// </summary>
-public sealed class RateLimitLeaseTests : IAsyncLifetime
+public abstract class RateLimitLeaseTests(RedisFlavour flavour) : IAsyncLifetime
 {
     private static readonly IMeterFactory Meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
     private readonly FakeTimeProvider clock = new(DateTimeOffset.FromUnixTimeSeconds(60 * 29_000_000L + 5));
     private readonly string subject = $"lease-{Guid.NewGuid():N}";
     private ConnectionMultiplexer redis = null!;
 
-    public async Task InitializeAsync() => redis = await ConnectionMultiplexer.ConnectAsync(await LocalServers.RedisConnectionStringAsync());
+    public async Task InitializeAsync() => redis = await ConnectionMultiplexer.ConnectAsync(await LocalServers.RedisConnectionStringAsync(flavour));
 
     public async Task DisposeAsync() => await redis.DisposeAsync();
 
@@ -86,7 +87,7 @@ public sealed class RateLimitLeaseTests : IAsyncLifetime
             await replicas[i % 3].HitAsync("read", subject, 1000))));
         var admitted = decisions.Count(d => d.Allowed);
 
-        Assert.InRange(admitted, 1000 - 3 * EdgeRateLimiter.MaxLease, 1000);
+        Assert.InRange(admitted, 1000 - 3 * SharedRateLimiter.MaxLease, 1000);
         Assert.All(decisions.Where(d => !d.Allowed), d => Assert.Equal(0, d.Remaining));
 
         // Whatever a replica leased and did not use goes back, and then the window holds exactly what was admitted...
@@ -121,8 +122,8 @@ public sealed class RateLimitLeaseTests : IAsyncLifetime
         var held = await CountedInRedisAsync() - 40;
         Assert.True(held > 0, "the busy replica holds units it has not used");
 
-        clock.Advance(EdgeRateLimiter.IdleLease);
-        await busy.ReturnIdleLeasesAsync(EdgeRateLimiter.IdleLease);
+        clock.Advance(SharedRateLimiter.IdleLease);
+        await busy.ReturnIdleLeasesAsync(SharedRateLimiter.IdleLease);
         Assert.Equal(40, await CountedInRedisAsync());
 
         // The other replica can spend everything else, to the last unit.
@@ -154,7 +155,7 @@ public sealed class RateLimitLeaseTests : IAsyncLifetime
 
         // A window later the first caller's lease is forgotten, which makes room for the other one.
         clock.Advance(TimeSpan.FromSeconds(60));
-        await limiter.ReturnIdleLeasesAsync(EdgeRateLimiter.IdleLease);
+        await limiter.ReturnIdleLeasesAsync(SharedRateLimiter.IdleLease);
         await TenAdmittedAsync(limiter, other, 100_000);
 
         Assert.Equal(15, (long)await redis.GetDatabase().StringGetAsync($"rl:read:{other}:{window + 1}"));
@@ -164,7 +165,7 @@ public sealed class RateLimitLeaseTests : IAsyncLifetime
     public async Task Leases_a_stopping_replica_cannot_give_back_stay_counted_as_spent_and_stopping_does_not_fail()
     {
         // At shutdown the Redis connection may be disposed before the leases are given back.
-        var own = await ConnectionMultiplexer.ConnectAsync(await LocalServers.RedisConnectionStringAsync());
+        var own = await ConnectionMultiplexer.ConnectAsync(await LocalServers.RedisConnectionStringAsync(flavour));
         var limiter = new EdgeRateLimiter(own, clock, new GatewayMetrics(Meters), NullLogger<EdgeRateLimiter>.Instance);
         await TenAdmittedAsync(limiter, subject, 1000);
 
@@ -180,8 +181,8 @@ public sealed class RateLimitLeaseTests : IAsyncLifetime
         var limiter = Replica();
         await TenAdmittedAsync(limiter, subject, 1000);
 
-        clock.Advance(EdgeRateLimiter.IdleLease / 2);
-        await limiter.ReturnIdleLeasesAsync(EdgeRateLimiter.IdleLease);
+        clock.Advance(SharedRateLimiter.IdleLease / 2);
+        await limiter.ReturnIdleLeasesAsync(SharedRateLimiter.IdleLease);
         Assert.Equal(15, await CountedInRedisAsync());
     }
 
@@ -202,3 +203,7 @@ public sealed class RateLimitLeaseTests : IAsyncLifetime
         Assert.Equal(1, await CountedInRedisAsync());
     }
 }
+
+public sealed class RateLimitLeaseOnServerTests() : RateLimitLeaseTests(RedisFlavour.Server);
+
+public sealed class RateLimitLeaseOnClusterTests() : RateLimitLeaseTests(RedisFlavour.Cluster);

@@ -10,7 +10,8 @@ using Timepoint.Identity.Data;
 
 namespace Timepoint.Identity.Tests;
 
-public sealed class ApiKeyTests(IdentityFactory factory) : IClassFixture<IdentityFactory>
+/// <summary>API keys at identity, on one Redis server and on a Redis Cluster (revocations are published to the gateways).</summary>
+public abstract class ApiKeyTests(IdentityFactory factory)
 {
     private const string Keys = "/api/v1/auth/api-keys";
     private const string Verify = "/internal/identity/api-keys/verify";
@@ -566,3 +567,7 @@ public sealed class ApiKeyTests(IdentityFactory factory) : IClassFixture<Identit
         }
     }
 }
+
+public sealed class ApiKeyOnServerTests(IdentityFactory factory) : ApiKeyTests(factory), IClassFixture<IdentityFactory>;
+
+public sealed class ApiKeyOnClusterTests(ClusterIdentityFactory factory) : ApiKeyTests(factory), IClassFixture<ClusterIdentityFactory>;

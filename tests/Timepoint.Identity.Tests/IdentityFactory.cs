@@ -6,17 +6,20 @@ using Timepoint.Identity.Data;
 namespace Timepoint.Identity.Tests;
 
 /// <summary>Identity on real PostgreSQL and Redis, with a registered public web client and a service client.</summary>
-public sealed class IdentityFactory : ServiceFactory<Program>, IAsyncLifetime
+public class IdentityFactory : ServiceFactory<Program>, IAsyncLifetime
 {
     public const string WebClientId = "test-web";
     public const string WebRedirectUri = "https://app.test/callback";
     public const string ServiceClientId = "test-service";
     public const string ServiceClientSecret = "test-service-secret-0123456789abcdef";
 
+    /// <summary>The Redis identity runs on: the one test server, or the test cluster.</summary>
+    protected virtual RedisFlavour Redis => RedisFlavour.Server;
+
     public async Task InitializeAsync()
     {
         await UseDatabaseAsync("identitydb");
-        await UseRedisAsync();
+        await UseRedisAsync(flavour: Redis);
         Settings["Downstream:credits:ServiceKey"] = "credits-key-0123456789abcdef0123456789";
         Settings["Downstream:credits:BaseAddress"] = "http://127.0.0.1:9"; // nothing listens: deliveries stay queued
         Settings["Downstream:flash:ServiceKey"] = "flash-key-0123456789abcdef0123456789ab";
@@ -35,6 +38,18 @@ public sealed class IdentityFactory : ServiceFactory<Program>, IAsyncLifetime
     }
 
     Task IAsyncLifetime.DisposeAsync() => DisposeAsync().AsTask();
+
+    /// <summary>Another replica of this identity: the same database, Redis, settings and keys (the caller disposes it).</summary>
+    public IdentityFactory Replica()
+    {
+        var replica = new IdentityFactory { GatewaySecret = GatewaySecret, ServiceKey = ServiceKey, AdminKey = AdminKey };
+        foreach (var (key, value) in Settings)
+        {
+            replica.Settings[key] = value;
+        }
+
+        return replica;
+    }
 
     public async Task<T> WithDbAsync<T>(Func<IdentityDbContext, Task<T>> work)
     {
@@ -59,3 +74,9 @@ public sealed class IdentityFactory : ServiceFactory<Program>, IAsyncLifetime
 }
 
 public sealed record TokenPairDto(string AccessToken, string RefreshToken, string TokenType, long ExpiresIn);
+
+/// <summary>Identity on the test Redis Cluster.</summary>
+public sealed class ClusterIdentityFactory : IdentityFactory
+{
+    protected override RedisFlavour Redis => RedisFlavour.Cluster;
+}

@@ -279,6 +279,11 @@ public sealed class TokenTests(IdentityFactory factory) : IClassFixture<Identity
         return [.. jwks.Keys.Select(k => k.Kid)];
     }
 
+    [Theory]
+    [MemberData(nameof(PublicUrls.Bad), MemberType = typeof(PublicUrls))]
+    public void A_bad_public_url_stops_identity_at_start_naming_the_setting(string issuer) =>
+        PublicUrls.AssertRefusedAtStart(factory, "Identity:Tokens:Issuer", issuer);
+
     private static async Task<TokenValidationResult> ValidateAsync(HttpClient client, string token)
     {
         var jwks = new JsonWebKeySet(await client.GetStringAsync("/.well-known/jwks"));

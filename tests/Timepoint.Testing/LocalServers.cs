@@ -7,13 +7,15 @@ using Npgsql;
 namespace Timepoint.Testing;
 
 /// <summary>
-/// Real PostgreSQL and Redis for per-service tests: one throwaway server of each per test process, on free loopback
-/// ports, in a temp folder, stopped when the process exits. Each test class asks for a database of its own.
+/// Real PostgreSQL and Redis for per-service tests: one throwaway server of each per test process (and, for the tests that
+/// ask, a Redis Cluster of three masters), on free loopback ports, in a temp folder, stopped when the process exits. Each
+/// test class asks for a database of its own.
 /// </summary>
 public static class LocalServers
 {
     private static readonly Lazy<Task<PostgresServer>> Postgres = new(PostgresServer.StartAsync);
     private static readonly Lazy<Task<RedisServer>> Redis = new(RedisServer.StartAsync);
+    private static readonly Lazy<Task<RedisCluster>> Cluster = new(RedisCluster.StartAsync);
 
     /// <summary>A new, empty database on the shared test server; returns its connection string.</summary>
     public static async Task<string> CreateDatabaseAsync(string prefix)
@@ -30,8 +32,9 @@ public static class LocalServers
         return server.ConnectionString(name);
     }
 
-    /// <summary>The shared Redis server's StackExchange.Redis connection string.</summary>
-    public static async Task<string> RedisConnectionStringAsync() => (await Redis.Value).ConnectionString;
+    /// <summary>The StackExchange.Redis connection string of the shared Redis server, or of the shared cluster.</summary>
+    public static async Task<string> RedisConnectionStringAsync(RedisFlavour flavour = RedisFlavour.Server) =>
+        flavour == RedisFlavour.Cluster ? (await Cluster.Value).ConnectionString : (await Redis.Value).ConnectionString;
 
     internal static int FreePort()
     {
@@ -99,14 +102,22 @@ public static class LocalServers
         return process;
     }
 
-    internal static string Run(string file, params string[] args)
+    internal static string Run(string file, params string[] args) => Run(file, new Dictionary<string, string>(), args);
+
+    internal static string Run(string file, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        using var process = Process.Start(new ProcessStartInfo(file, args)
+        var start = new ProcessStartInfo(file, args)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-        }) ?? throw new InvalidOperationException($"Could not start {file}.");
+        };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file}.");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         process.WaitForExit();
@@ -212,16 +223,30 @@ internal sealed class PostgresServer(int port, string password)
     }
 }
 
+/// <summary>Which Redis a test runs on: the one server, or the three-master cluster.</summary>
+public enum RedisFlavour
+{
+    Server,
+    Cluster,
+}
+
 internal sealed class RedisServer(int port, string password)
 {
     public string ConnectionString => $"127.0.0.1:{port},password={password}";
 
     public static async Task<RedisServer> StartAsync()
     {
-        var port = LocalServers.FreePort();
         var password = LocalServers.Secret();
+        var port = await StartNodeAsync(password, []);
+        return new RedisServer(port, password);
+    }
+
+    /// <summary>Starts one redis-server on a free loopback port with <paramref name="extra"/> arguments; returns the port.</summary>
+    public static async Task<int> StartNodeAsync(string password, string[] extra)
+    {
+        var port = LocalServers.FreePort();
         var process = LocalServers.Spawn(["--", "redis-server", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--bind", "127.0.0.1", "--requirepass", password, "--save", "", "--appendonly", "no"], "SIGTERM");
+            "--bind", "127.0.0.1", "--requirepass", password, "--save", "", "--appendonly", "no", .. extra], "SIGTERM");
         await LocalServers.WaitUntilAsync(async () =>
         {
             try
@@ -235,6 +260,54 @@ internal sealed class RedisServer(int port, string password)
                 return false;
             }
         }, process, "redis-server");
-        return new RedisServer(port, password);
+        return port;
+    }
+}
+
+/// <summary>
+/// A Redis Cluster of three masters (no replicas) on loopback, joined by <c>redis-cli --cluster create</c>; the connection
+/// string names every node, and StackExchange.Redis discovers the slots from them.
+/// </summary>
+internal sealed class RedisCluster(IReadOnlyList<int> ports, string password)
+{
+    public string ConnectionString =>
+        string.Join(',', ports.Select(p => $"127.0.0.1:{p}")) + $",password={password}";
+
+    public static async Task<RedisCluster> StartAsync()
+    {
+        var password = LocalServers.Secret();
+        var root = Directory.CreateTempSubdirectory("timepoint-test-redis-cluster-").FullName;
+        var ports = new List<int>();
+        for (var i = 0; i < 3; i++)
+        {
+            var dir = Directory.CreateDirectory(Path.Combine(root, i.ToString(System.Globalization.CultureInfo.InvariantCulture))).FullName;
+            // The cluster bus gets a free port of its own (not the default port + 10000, which may be taken or out of range).
+            ports.Add(await RedisServer.StartNodeAsync(password, ["--cluster-enabled", "yes", "--dir", dir,
+                "--cluster-config-file", Path.Combine(dir, "nodes.conf"),
+                "--cluster-port", LocalServers.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--masterauth", password]));
+        }
+
+        var cluster = new RedisCluster(ports, password);
+        // The password through the environment, not the command line, where the process list would show it.
+        LocalServers.Run("redis-cli", new Dictionary<string, string> { ["REDISCLI_AUTH"] = password },
+            ["--cluster", "create", .. ports.Select(p => $"127.0.0.1:{p}"), "--cluster-replicas", "0", "--cluster-yes"]);
+        await WaitUntilAsync(() => ports.All(p => LocalServers.Run("redis-cli", new Dictionary<string, string> { ["REDISCLI_AUTH"] = password },
+            ["-p", p.ToString(System.Globalization.CultureInfo.InvariantCulture), "cluster", "info"]).Contains("cluster_state:ok")));
+        return cluster;
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> ready)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!ready())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("The test Redis Cluster did not reach cluster_state:ok within 60 s.");
+            }
+
+            await Task.Delay(100);
+        }
     }
 }

@@ -9,11 +9,11 @@ namespace Timepoint.Testing;
 /// </summary>
 public class ServiceFactory<TProgram> : WebApplicationFactory<TProgram> where TProgram : class
 {
-    public string GatewaySecret { get; } = LocalServers.Secret() + LocalServers.Secret();
+    public string GatewaySecret { get; init; } = LocalServers.Secret() + LocalServers.Secret();
 
-    public string ServiceKey { get; } = "svc-" + LocalServers.Secret() + LocalServers.Secret();
+    public string ServiceKey { get; init; } = "svc-" + LocalServers.Secret() + LocalServers.Secret();
 
-    public string AdminKey { get; } = "adm-" + LocalServers.Secret() + LocalServers.Secret();
+    public string AdminKey { get; init; } = "adm-" + LocalServers.Secret() + LocalServers.Secret();
 
     public Dictionary<string, string?> Settings { get; } = [];
 
@@ -24,8 +24,9 @@ public class ServiceFactory<TProgram> : WebApplicationFactory<TProgram> where TP
     public async Task UseDatabaseAsync(string name) =>
         Settings[$"ConnectionStrings:{name}"] = await LocalServers.CreateDatabaseAsync(name);
 
-    public async Task UseRedisAsync(string name = "redis") =>
-        Settings[$"ConnectionStrings:{name}"] = await LocalServers.RedisConnectionStringAsync();
+    /// <summary>Hands the service the shared test Redis server, or the shared test cluster, as <paramref name="name"/>.</summary>
+    public async Task UseRedisAsync(string name = "redis", RedisFlavour flavour = RedisFlavour.Server) =>
+        Settings[$"ConnectionStrings:{name}"] = await LocalServers.RedisConnectionStringAsync(flavour);
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {

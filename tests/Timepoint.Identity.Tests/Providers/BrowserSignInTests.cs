@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -12,9 +13,10 @@ namespace Timepoint.Identity.Tests.Providers;
 
 /// <summary>
 /// The browser redirect flow (GET /api/v1/auth/{provider}/authorize -> provider -> callback -> TokenPair at the client's
-/// registered redirect URI) and /connect/authorize's authorization code with PKCE, against local stand-in providers.
+/// registered redirect URI) and /connect/authorize's authorization code with PKCE, against local stand-in providers; on one
+/// Redis server and on a Redis Cluster (the pending sign-ins and the data-protection keys live in Redis).
 /// </summary>
-public sealed class BrowserSignInTests(ProvidersFixture fixture) : IClassFixture<ProvidersFixture>
+public abstract class BrowserSignInTests(ProvidersFixture fixture)
 {
     [Theory]
     [InlineData("google")]
@@ -280,8 +282,51 @@ public sealed class BrowserSignInTests(ProvidersFixture fixture) : IClassFixture
         Assert.Equal("login_required", query["error"]);
     }
 
+    [Fact]
+    public async Task On_a_public_url_discovery_tokens_and_callbacks_name_it_and_the_sign_in_cookies_are_secure()
+    {
+        const string publicUrl = "https://api.example.test/"; // a name only: nothing is sent there
+        await using var identity = fixture.Identity.WithWebHostBuilder(b => b.UseSetting("Identity:Tokens:Issuer", publicUrl));
+        // The browser speaks https to the balancer, so it keeps Secure cookies and sends them back.
+        using var browser = identity.CreateClient(new WebApplicationFactoryClientOptions
+        {
+            AllowAutoRedirect = false, BaseAddress = new Uri("https://localhost/"),
+        });
+
+        // Asked on identity's own address, as the edge asks it: the document still names only the public URL.
+        var discovery = await browser.GetFromJsonAsync<JsonElement>("/.well-known/openid-configuration");
+        var named = discovery.EnumerateObject()
+            .Where(p => p.Name == "issuer" || p.Name.EndsWith("_endpoint", StringComparison.Ordinal) || p.Name.EndsWith("_uri", StringComparison.Ordinal))
+            .ToDictionary(p => p.Name, p => p.Value.GetString()!);
+        Assert.Equal(publicUrl, named["issuer"]);
+        Assert.Equal(publicUrl + "connect/token", named["token_endpoint"]);
+        Assert.Equal(publicUrl + "connect/authorize", named["authorization_endpoint"]);
+        Assert.Equal(publicUrl + "connect/revoke", named["revocation_endpoint"]);
+        Assert.Equal(publicUrl + ".well-known/jwks", named["jwks_uri"]);
+        Assert.All(named, p => Assert.StartsWith(publicUrl, p.Value, StringComparison.Ordinal));
+
+        // The provider is told to send the browser back to the public URL; the sign-in state cookie is Secure.
+        using var start = await browser.GetAsync(
+            $"/api/v1/auth/google/authorize?redirect_uri={Uri.EscapeDataString(IdentityFactory.WebRedirectUri)}");
+        Assert.Equal(HttpStatusCode.Found, start.StatusCode);
+        Assert.Equal(publicUrl + "api/v1/auth/google/callback", QueryHelpers.ParseQuery(start.Headers.Location!.Query)["redirect_uri"]);
+        Assert.Contains(start.Headers.GetValues("Set-Cookie"), c => c.StartsWith("tp_signin_", StringComparison.Ordinal) && IsSecure(c));
+
+        // The session of the authorization-code flow is Secure too, and the code redeems for a token of the public issuer.
+        string[] session = [];
+        var (code, verifier) = await AuthorizationCodeAsync(browser, StandInUser.New(),
+            back => session = back.Headers.GetValues("Set-Cookie").Where(c => c.StartsWith("tp_session=", StringComparison.Ordinal)).ToArray());
+        Assert.True(session.Length == 1 && IsSecure(session[0]), string.Join(" | ", session));
+        using var redeemed = await RedeemAsync(browser, code, verifier);
+        var pair = await ProvidersFixture.TokenPairAsync(redeemed);
+        Assert.Equal(publicUrl, new JsonWebToken(pair.AccessToken).Issuer);
+
+        static bool IsSecure(string cookie) => cookie.Split(';').Any(a => a.Trim().Equals("secure", StringComparison.OrdinalIgnoreCase));
+    }
+
     /// <summary>/connect/authorize -> Google stand-in -> callback (session) -> /connect/authorize -> code at the client.</summary>
-    private async Task<(string Code, string Verifier)> AuthorizationCodeAsync(HttpClient browser, StandInUser user)
+    private async Task<(string Code, string Verifier)> AuthorizationCodeAsync(HttpClient browser, StandInUser user,
+        Action<HttpResponseMessage>? sessionStarted = null)
     {
         fixture.Google.NextUser = user;
         var (verifier, challenge) = Pkce();
@@ -293,6 +338,7 @@ public sealed class BrowserSignInTests(ProvidersFixture fixture) : IClassFixture
         var callback = await LeaveForProviderAsync(browser, "google", signIn);
         using var back = await browser.GetAsync(callback);
         Assert.Equal(HttpStatusCode.Found, back.StatusCode);
+        sessionStarted?.Invoke(back);
         var resume = back.Headers.Location!.OriginalString;
         Assert.StartsWith("/connect/authorize?", resume, StringComparison.Ordinal);
 
@@ -357,3 +403,7 @@ public sealed class BrowserSignInTests(ProvidersFixture fixture) : IClassFixture
         _ => fixture.GitHub,
     };
 }
+
+public sealed class BrowserSignInOnServerTests(ProvidersFixture fixture) : BrowserSignInTests(fixture), IClassFixture<ProvidersFixture>;
+
+public sealed class BrowserSignInOnClusterTests(ClusterProvidersFixture fixture) : BrowserSignInTests(fixture), IClassFixture<ClusterProvidersFixture>;

@@ -8,11 +8,18 @@ using Microsoft.IdentityModel.Tokens;
 namespace Timepoint.Identity.Tests.Providers;
 
 /// <summary>Identity with Apple (ES256), Google (RS256) and GitHub pointed at stand-ins on loopback ports.</summary>
-public sealed class ProvidersFixture : IAsyncLifetime
+public class ProvidersFixture : IAsyncLifetime
 {
     public const string IosClientId = "com.timepoint.ios";
 
-    public IdentityFactory Identity { get; } = new();
+    public ProvidersFixture()
+        : this(new IdentityFactory())
+    {
+    }
+
+    protected ProvidersFixture(IdentityFactory identity) => Identity = identity;
+
+    public IdentityFactory Identity { get; }
 
     public StandInProvider Apple { get; private set; } = null!;
 
@@ -64,3 +71,6 @@ public sealed class ProvidersFixture : IAsyncLifetime
     public Task<int> SignupBonusesAsync(Guid userId) =>
         Identity.WithDbAsync(db => db.Outbox.CountAsync(m => m.UserId == userId && m.Kind == Downstream.Outbox.SignupBonus));
 }
+
+/// <summary>The providers' fixture with identity on the test Redis Cluster (browser sign-in state, data-protection keys).</summary>
+public sealed class ClusterProvidersFixture() : ProvidersFixture(new ClusterIdentityFactory());
