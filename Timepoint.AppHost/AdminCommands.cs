@@ -17,6 +17,8 @@ public static class AdminCommands
     public const string RevokeSessions = "revoke-sessions";
     public const string RotateSigningKey = "rotate-signing-key";
     public const string ResetDemoData = "reset-demo-data";
+    public const string DisableUser = "disable-user";
+    public const string EnableUser = "enable-user";
 
     private const string UserIdArgument = "user_id";
     private const string AmountArgument = "amount";
@@ -49,7 +51,8 @@ public static class AdminCommands
         identity.WithHttpCommand("/internal/identity/admin/users", "Revoke all sessions of a user", commandName: RevokeSessions,
             commandOptions: new HttpCommandOptions
             {
-                Description = "Revokes every refresh token and authorization of the user; issued access tokens lapse within 15 minutes.",
+                Description = "Revokes every refresh token and authorization of the user; every gateway replica refuses the access "
+                    + "tokens already issued within seconds.",
                 ConfirmationMessage = "Revoke all sessions of this user? They will have to sign in again.",
                 IconName = "PersonProhibited",
                 Arguments = [UserIdInput()],
@@ -59,6 +62,38 @@ public static class AdminCommands
                     var userId = Guid.Parse(context.Arguments![UserIdArgument].Value!);
                     context.Request.RequestUri = new Uri(context.Request.RequestUri!, $"/internal/identity/admin/users/{userId}/sessions/revoke");
                     await AuthorizeAsync(context, keys, $"Revoking all sessions of user {userId}");
+                },
+                GetCommandResult = Answer,
+            });
+
+    /// <summary>
+    /// Disables or enables a user (identity's PATCH /api/v1/users/admin/{id}): a disabled user's tokens and API keys are
+    /// refused at the edge within seconds, and they cannot sign in or refresh until enabled.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithDisableUserCommands(this IResourceBuilder<ProjectResource> identity, ServiceKeys keys) =>
+        identity.WithUserFlagCommand(keys, DisableUser, "Disable user", disabled: true, "PersonLock",
+                "Ends every session and API key of the user; they cannot sign in again until enabled.",
+                "Disable this user? Their tokens and API keys stop working within seconds.")
+            .WithUserFlagCommand(keys, EnableUser, "Enable user", disabled: false, "PersonAvailable",
+                "Lets a disabled user sign in again: their API keys work again, their old sessions stay ended.", "Enable this user?");
+
+    private static IResourceBuilder<ProjectResource> WithUserFlagCommand(this IResourceBuilder<ProjectResource> identity, ServiceKeys keys,
+        string name, string displayName, bool disabled, string icon, string description, string confirmation) =>
+        identity.WithHttpCommand("/api/v1/users/admin", displayName, commandName: name,
+            commandOptions: new HttpCommandOptions
+            {
+                Description = description,
+                ConfirmationMessage = confirmation,
+                IconName = icon,
+                Method = HttpMethod.Patch,
+                Arguments = [UserIdInput()],
+                ValidateArguments = Validate,
+                PrepareRequest = async context =>
+                {
+                    var userId = Guid.Parse(context.Arguments![UserIdArgument].Value!);
+                    context.Request.RequestUri = new Uri(context.Request.RequestUri!, $"/api/v1/users/admin/{userId}");
+                    context.Request.Content = JsonContent.Create(new { disabled });
+                    await AuthorizeAsync(context, keys, $"{displayName}: {userId}");
                 },
                 GetCommandResult = Answer,
             });

@@ -67,6 +67,7 @@ var identity = builder.AddProject<Projects.Timepoint_Identity>("identity")
     .WithHttpHealthCheck("/health")
     .WithNamedUrls("Identity (internal)")
     .WithRevokeSessionsCommand(identityKeys)
+    .WithDisableUserCommands(identityKeys)
     .WithRotateSigningKeyCommand(identityKeys)
     .WithResetDemoDataCommand(identityKeys);
 

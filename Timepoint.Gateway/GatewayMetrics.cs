@@ -18,6 +18,9 @@ public sealed class GatewayMetrics
     private long apiKeyCacheHits;
     private long apiKeyCacheMisses;
 
+    private readonly Counter<long> revocationSyncFailures;
+    private Func<int> revokedSessions = () => 0;
+
     public GatewayMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
@@ -28,6 +31,10 @@ public sealed class GatewayMetrics
             "Rate-limit decisions taken per replica because Redis was unreachable.");
         jwksRefreshes = meter.CreateCounter<long>("timepoint.gateway.jwks.refreshes", "{refresh}", "Reads of identity's signing keys.");
         upstreamDuration = meter.CreateHistogram<double>("timepoint.gateway.upstream.duration", "s", "Time to the backend's response.");
+        revocationSyncFailures = meter.CreateCounter<long>("timepoint.gateway.revocations.sync_failures", "{read}",
+            "Reads of identity's revoked-session list that failed (the edge serves the list it last read).");
+        meter.CreateObservableGauge("timepoint.gateway.revocations.sessions", () => revokedSessions(), "{session}",
+            "Revoked sessions whose access tokens the edge refuses (each kept until its tokens expire).");
         apiKeyCacheLookups = meter.CreateCounter<long>("timepoint.gateway.api_keys.cache.lookups", "{lookup}",
             "API-key verdict cache lookups, by result (hit: answered at the edge; miss: asked identity).");
         // The ratio since start, so the dashboard shows it as one line without any query language.
@@ -65,6 +72,10 @@ public sealed class GatewayMetrics
 
         apiKeyCacheLookups.Add(1, new TagList { { "result", hit ? "hit" : "miss" } });
     }
+
+    public void RevocationSyncFailed() => revocationSyncFailures.Add(1);
+
+    public void ObserveRevokedSessions(Func<int> count) => revokedSessions = count;
 
     public void Upstream(string route, int status, TimeSpan elapsed) =>
         upstreamDuration.Record(elapsed.TotalSeconds, new TagList { { "route", route }, { "status", status } });

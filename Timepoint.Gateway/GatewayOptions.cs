@@ -59,6 +59,19 @@ public sealed class GatewayOptions
     /// turns it on only when started with <c>Flash:FailureInjection=true</c> (the end-to-end and security tests).
     /// </summary>
     public bool ForwardFailureInjection { get; set; }
+
+    public RevocationOptions Revocations { get; set; } = new();
+}
+
+/// <summary>Section <c>Gateway:Revocations</c>: how the edge learns of revoked sessions.</summary>
+public sealed class RevocationOptions
+{
+    /// <summary>How often identity's revoked-session list is read: the longest a revoked access token still works here.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A list not read for this long makes the edge degraded.</summary>
+    public TimeSpan StaleAfter { get; set; } = TimeSpan.FromSeconds(15);
 }
 
 /// <summary>Stops the edge at start when a trusted proxy is neither an address nor a CIDR network.</summary>

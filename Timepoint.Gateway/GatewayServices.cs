@@ -38,6 +38,12 @@ public static class GatewayServices
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IdentityKeys>());
         builder.Services.AddSingleton<JwtValidator>();
 
+        // Revoked sessions: read from identity before this replica accepts any access token, then every second.
+        builder.AddServiceClient<IIdentitySessionsApi>("identity", ServiceJson.Default).ConfigureHttpClient(c => c.Timeout = TimeSpan.FromSeconds(5));
+        builder.Services.AddSingleton<SessionRevocationList>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SessionRevocationList>());
+        builder.Services.AddHealthChecks().AddCheck<SessionRevocationList>("revocations");
+
         // API keys: verified by identity, verdicts cached here, revocations heard through Redis.
         builder.AddServiceClient<IIdentityApiKeysApi>("identity", ServiceJson.Default).ConfigureHttpClient(c => c.Timeout = TimeSpan.FromSeconds(5));
         builder.Services.AddSingleton<ApiKeyVerifier>();

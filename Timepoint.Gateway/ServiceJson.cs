@@ -9,6 +9,7 @@ namespace Timepoint.Gateway;
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(VerifyRequest))]
 [JsonSerializable(typeof(KeyVerdict))]
+[JsonSerializable(typeof(RevokedSessions))]
 [JsonSerializable(typeof(ReserveRequest))]
 [JsonSerializable(typeof(Reservation))]
 [JsonSerializable(typeof(RefundRequest))]

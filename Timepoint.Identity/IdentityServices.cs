@@ -10,6 +10,7 @@ using Timepoint.Identity.Auth;
 using Timepoint.Identity.Data;
 using Timepoint.Identity.Downstream;
 using Timepoint.Identity.Providers;
+using Timepoint.Identity.Sessions;
 using Timepoint.Identity.Tokens;
 using Timepoint.Identity.Users;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -45,6 +46,8 @@ public static class IdentityServices
         builder.Services.AddScoped<UserAccounts>();
         builder.Services.AddScoped<DemoUsers>();
         builder.Services.AddHostedService<DemoUsers.Sweeper>();
+        builder.Services.AddScoped<SessionRevocations>();
+        builder.Services.AddHostedService<SessionRevocationSweeper>();
         builder.Services.AddSingleton<Outbox>();
         builder.Services.AddHostedService<OutboxDelivery>();
         builder.AddServiceClient<ICreditsInternalApi>("credits", ServiceJson.Default);
@@ -99,6 +102,7 @@ public static class IdentityServices
                 options.Configure(o => o.CodeChallengeMethods.Remove(CodeChallengeMethods.Plain));
 
                 options.AddEventHandler(AuthRoutes.ApplyJsonTokenResponse.Descriptor);
+                options.AddEventHandler(ListReusedRefreshTokenFamily.Descriptor);
                 options.AddEventHandler(PublicDiscovery.Descriptor);
                 options.AddEventHandler(RefreshTokenRedemption.Descriptor);
                 options.UseAspNetCore()

@@ -3,6 +3,7 @@ using Timepoint.Identity.Admin;
 using Timepoint.Identity.ApiKeys;
 using Timepoint.Identity.Auth;
 using Timepoint.Identity.Providers;
+using Timepoint.Identity.Sessions;
 using Timepoint.Identity.Tokens;
 using Timepoint.Identity.Users;
 
@@ -27,6 +28,8 @@ app.MapUsersApi();
 app.MapKeysApi();
 app.MapApiKeysApi();
 app.MapAdminApi();
+app.MapSessionsApi();
+app.MapUsersAdminApi();
 
 app.Run();
 

@@ -39,6 +39,9 @@ public static class GatewayHeaders
     public const string Signature = "X-Gateway-Signature";
     public const string Metered = "X-Gateway-Metered";
 
+    /// <summary>The session (OpenIddict authorization) of a JWT caller, so identity can end just that one on logout.</summary>
+    public const string SessionId = "X-Auth-Session";
+
     /// <summary>The client's address as the edge resolved it (one address, set by the edge after stripping the client's).</summary>
     public const string ForwardedFor = "X-Forwarded-For";
 
@@ -96,6 +99,7 @@ public static class GatewayClaims
     public const string AuthMethod = "auth_method";
     public const string ApiKeyId = "api_key_id";
     public const string Metered = "metered";
+    public const string SessionId = "sid";
 
     /// <summary>The audience of every platform access token: identity issues it, the edge requires it.</summary>
     public const string TokenAudience = "timepoint-api";
@@ -233,6 +237,11 @@ internal sealed class GatewayAuthenticationHandler(
         if (headers[GatewayHeaders.ApiKeyId].FirstOrDefault() is { Length: > 0 } keyId)
         {
             claims.Add(new Claim(GatewayClaims.ApiKeyId, keyId));
+        }
+
+        if (headers[GatewayHeaders.SessionId].FirstOrDefault() is { Length: > 0 and <= 100 } sessionId)
+        {
+            claims.Add(new Claim(GatewayClaims.SessionId, sessionId));
         }
 
         if (string.Equals(headers[GatewayHeaders.Metered].FirstOrDefault(), "true", StringComparison.OrdinalIgnoreCase))

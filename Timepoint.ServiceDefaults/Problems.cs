@@ -12,6 +12,7 @@ public static class ErrorCodes
     public const string JwtExpired = "auth.jwt_expired";
     public const string KeyInvalid = "auth.key_invalid";
     public const string KeyRevoked = "auth.key_revoked";
+    public const string TokenRevoked = "auth.token_revoked";
     public const string Forbidden = "auth.forbidden";
     public const string InsufficientCredits = "auth.insufficient_credits";
     public const string RateLimited = "rate_limited";

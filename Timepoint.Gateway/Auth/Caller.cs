@@ -7,7 +7,8 @@ public static class AuthMethod
 }
 
 /// <summary>Who the edge authenticated; what it forwards, signed, to the backend.</summary>
-public sealed record Caller(Guid UserId, string Method, string? ApiKeyId, string[] Scopes, string Tier, DateTimeOffset ExpiresAt)
+public sealed record Caller(Guid UserId, string Method, string? ApiKeyId, string[] Scopes, string Tier, DateTimeOffset ExpiresAt,
+    string? SessionId = null)
 {
     /// <summary>
     /// The rate-limit subject: the user, whatever the credential. A JWT and every API key of one user spend one tier,

@@ -143,6 +143,7 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
                 {
                     JwtVerdict.Valid => (outcome.Caller, null),
                     JwtVerdict.Expired => (null, Problems.Unauthorized(ErrorCodes.JwtExpired, outcome.Detail!)),
+                    JwtVerdict.Revoked => (null, Problems.Unauthorized(ErrorCodes.TokenRevoked, outcome.Detail!)),
                     JwtVerdict.Unavailable => (null, Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable,
                         "Service unavailable", "Tokens cannot be verified right now; try again shortly.")),
                     _ => (null, Problems.Unauthorized(ErrorCodes.JwtInvalid, outcome.Detail ?? "The access token is not valid.")),

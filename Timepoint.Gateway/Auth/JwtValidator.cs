@@ -12,8 +12,10 @@ public enum JwtVerdict
     Valid,
     Invalid,
     Expired,
-    /// <summary>Identity's keys have never been readable: fail closed.</summary>
+    /// <summary>Identity's keys (or its revoked sessions) have never been readable: fail closed.</summary>
     Unavailable,
+    /// <summary>The token's session was logged out or revoked, or its user disabled or deleted.</summary>
+    Revoked,
 }
 
 public readonly record struct JwtOutcome(JwtVerdict Verdict, Caller? Caller = null, string? Detail = null);
@@ -23,15 +25,37 @@ public readonly record struct JwtOutcome(JwtVerdict Verdict, Caller? Caller = nu
 /// lifetime with a small explicit skew. A valid token is remembered by its SHA-256 until it expires, so a client that
 /// reuses its token pays for the signature check once.
 /// </summary>
-public sealed class JwtValidator(IdentityKeys keys, IOptions<GatewayOptions> options)
+public sealed class JwtValidator(IdentityKeys keys, SessionRevocationList revocations, IOptions<GatewayOptions> options)
 {
     public const string Audience = GatewayClaims.TokenAudience;
+
+    /// <summary>OpenIddict's authorization id: one per sign-in, kept by every refresh of it.</summary>
+    public const string SessionClaim = "oi_au_id";
     private static readonly string[] Algorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.EcdsaSha256];
 
     private readonly JsonWebTokenHandler handler = new() { MapInboundClaims = false };
     private readonly MemoryCache validated = new(new MemoryCacheOptions { SizeLimit = Math.Max(1, options.Value.ValidatedTokenCacheSize) });
 
     public async ValueTask<JwtOutcome> ValidateAsync(string token, CancellationToken ct)
+    {
+        var outcome = await ValidateSignedAsync(token, ct);
+        if (outcome.Verdict != JwtVerdict.Valid)
+        {
+            return outcome;
+        }
+
+        // Checked on every request, the remembered tokens too: a revocation must not wait for a token to leave the cache.
+        if (!await revocations.WaitLoadedAsync(ct))
+        {
+            return new JwtOutcome(JwtVerdict.Unavailable);
+        }
+
+        return revocations.IsRevoked(outcome.Caller!.SessionId)
+            ? new JwtOutcome(JwtVerdict.Revoked, Detail: "The session has ended (signed out, revoked, or the account disabled or deleted).")
+            : outcome;
+    }
+
+    private async ValueTask<JwtOutcome> ValidateSignedAsync(string token, CancellationToken ct)
     {
         // One token, one spelling: the JWT library decodes base64url leniently (padding, stray trailing bits), so
         // "signature==" would verify, and be remembered, as a second token with the same signature.
@@ -101,7 +125,8 @@ public sealed class JwtValidator(IdentityKeys keys, IOptions<GatewayOptions> opt
         var caller = new Caller(userId, AuthMethod.Jwt, ApiKeyId: null,
             Scopes: jwt.TryGetPayloadValue<string>("scope", out var scope) ? scope.Split(' ', StringSplitOptions.RemoveEmptyEntries) : [],
             Tier: jwt.TryGetPayloadValue<string>("tier", out var tier) ? tier : "free",
-            ExpiresAt: new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero));
+            ExpiresAt: new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero),
+            SessionId: jwt.TryGetPayloadValue<string>(SessionClaim, out var session) ? session : null);
         validated.Set(hash, new Validated(caller, jwt.Kid), new MemoryCacheEntryOptions { AbsoluteExpiration = caller.ExpiresAt, Size = 1 });
         return new JwtOutcome(JwtVerdict.Valid, caller);
     }

@@ -68,6 +68,11 @@ public sealed class IdentityForwarding(IOptions<GatewayTrustOptions> trust, Time
                     headers.TryAddWithoutValidation(GatewayHeaders.ApiKeyId, caller.ApiKeyId);
                 }
 
+                if (caller.SessionId is not null)
+                {
+                    headers.TryAddWithoutValidation(GatewayHeaders.SessionId, caller.SessionId);
+                }
+
                 headers.TryAddWithoutValidation(GatewayHeaders.Signature,
                     GatewayHeaders.Sign(trust.Value.Secret, transform.ProxyRequest.Method.Method, path, user, timestamp));
                 if (http.Items.ContainsKey(MeteredItem))

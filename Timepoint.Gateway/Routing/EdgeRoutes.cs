@@ -73,6 +73,7 @@ public static class EdgeRoutes
         new("users-me", Identity, "/api/v1/users/me", ["GET", "HEAD", "PATCH"], Access.User),
         new("users-export", Identity, "/api/v1/users/me/export", Get, Access.Jwt),
         new("users-resolve", Identity, "/api/v1/users/resolve", Post, Access.Service),
+        new("users-admin", Identity, "/api/v1/users/admin/{**rest}", ["GET", "HEAD", "PATCH"], Access.Admin),
         new("oidc-discovery", Identity, "/.well-known/{**rest}", Get, Access.Public),
         new("oidc-connect", Identity, "/connect/{**rest}", null, Access.Public),
 

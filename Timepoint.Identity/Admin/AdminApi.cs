@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
 using Timepoint.Identity.Auth;
 using Timepoint.Identity.Data;
+using Timepoint.Identity.Sessions;
 using Timepoint.Identity.Users;
 
 namespace Timepoint.Identity.Admin;
@@ -22,20 +23,18 @@ public static class AdminApi
     }
 
     /// <summary>
-    /// Revokes every refresh token and authorization of the user: no new access token can be had from them. Access tokens
-    /// already issued stay valid until they expire (15 minutes): the edge verifies them locally.
+    /// Revokes every refresh token and authorization of the user: no new access token can be had from them, and the access
+    /// tokens already issued are refused at every gateway replica within seconds (the revoked-session list).
     /// </summary>
     private static async Task<Results<Ok<RevokeSessionsResponse>, ProblemHttpResult>> RevokeSessions(Guid userId, IdentityDbContext db,
-        IOpenIddictTokenManager tokens, IOpenIddictAuthorizationManager authorizations, ILoggerFactory loggers, CancellationToken ct)
+        SessionRevocations sessions, ILoggerFactory loggers, CancellationToken ct)
     {
         if (!await db.Users.AnyAsync(u => u.Id == userId, ct))
         {
             return Problems.NotFound("No such user.");
         }
 
-        var subject = userId.ToString();
-        var revokedTokens = await tokens.RevokeBySubjectAsync(subject, ct);
-        var revokedAuthorizations = await authorizations.RevokeBySubjectAsync(subject, ct);
+        var (revokedTokens, revokedAuthorizations) = await sessions.RevokeUserAsync(userId, RevocationReasons.RevokeAll, ct);
         loggers.CreateLogger(typeof(AdminApi)).LogInformation(
             "Admin revoked all sessions of user {UserId}: {Tokens} tokens, {Authorizations} authorizations",
             userId, revokedTokens, revokedAuthorizations);

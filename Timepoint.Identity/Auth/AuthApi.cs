@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
+using Timepoint.Identity.Sessions;
 using Timepoint.Identity.Tokens;
 using Timepoint.Identity.Users;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -40,7 +41,8 @@ public static class AuthApi
             var user = Guid.TryParse(result.Principal?.GetClaim(Claims.Subject), out var id) ? await users.FindAsync(id, ct) : null;
             if (user is null || user.Disabled)
             {
-                return Refuse(http, "The account no longer exists or is disabled.");
+                return AuthRoutes.IsJsonRoute(http) ? Disabled("The account no longer exists or is disabled.")
+                    : Refuse(http, "The account no longer exists or is disabled.");
             }
 
             return SignIn(TokenPrincipal.For(user));
@@ -96,7 +98,7 @@ public static class AuthApi
         }
 
         var (user, _) = await users.ResolveAsync(new ExternalIdentity("dev", email, email, true, name), ct);
-        return user.Disabled ? Problems.Forbidden("The account is disabled.") : SignIn(TokenPrincipal.For(user));
+        return user.Disabled ? Disabled() : SignIn(TokenPrincipal.For(user));
     }
 
     /// <summary>Admin: a TokenPair acting as an existing user.</summary>
@@ -114,12 +116,22 @@ public static class AuthApi
             return Problems.NotFound("No such user.");
         }
 
-        return user.Disabled ? Problems.Forbidden("The account is disabled.") : SignIn(TokenPrincipal.For(user));
+        return user.Disabled ? Disabled() : SignIn(TokenPrincipal.For(user));
     }
 
-    private static async Task<Ok<LogoutResponse>> Logout(ClaimsPrincipal caller, UserAccounts users, CancellationToken ct)
+    /// <summary>
+    /// Ends the caller's session: its refresh tokens, and at the edge its access tokens within seconds. The user's other
+    /// sessions (another device) keep working. A caller whose session the edge did not name loses every session.
+    /// </summary>
+    private static async Task<Ok<LogoutResponse>> Logout(ClaimsPrincipal caller, SessionRevocations sessions, CancellationToken ct)
     {
-        await users.RevokeSessionsAsync(caller.GetUserId()!.Value, ct);
+        var userId = caller.GetUserId()!.Value;
+        if (caller.FindFirstValue(GatewayClaims.SessionId) is not { } session
+            || !await sessions.RevokeSessionAsync(userId, session, RevocationReasons.Logout, ct))
+        {
+            await sessions.RevokeUserAsync(userId, RevocationReasons.Logout, ct);
+        }
+
         return TypedResults.Ok(new LogoutResponse("Logged out"));
     }
 
@@ -140,6 +152,10 @@ public static class AuthApi
         await users.DeleteAsync(user, ct);
         return TypedResults.NoContent();
     }
+
+    /// <summary>A disabled (or vanished) account gets no token: 401 auth.token_revoked.</summary>
+    internal static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult Disabled(string detail = "The account is disabled.") =>
+        Problems.Unauthorized(ErrorCodes.TokenRevoked, detail);
 
     internal static SignInHttpResult SignIn(ClaimsPrincipal principal) =>
         TypedResults.SignIn(principal, authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);

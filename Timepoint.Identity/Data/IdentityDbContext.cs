@@ -14,6 +14,8 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
 
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
 
+    public DbSet<SessionRevocation> SessionRevocations => Set<SessionRevocation>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         // OpenIddict's applications, authorizations, scopes and tokens live beside the users.
@@ -68,6 +70,17 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
             key.Property(k => k.Prefix).HasMaxLength(16);
             key.HasIndex(k => k.UserId);
             key.HasOne<User>().WithMany().HasForeignKey(k => k.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        // No foreign key to users: a deleted user's sessions must stay refused after the user is gone.
+        modelBuilder.Entity<SessionRevocation>(revocation =>
+        {
+            revocation.ToTable("session_revocations");
+            revocation.HasKey(r => r.SessionId);
+            revocation.Property(r => r.SessionId).HasMaxLength(100);
+            revocation.Property(r => r.Reason).HasMaxLength(32);
+            revocation.HasIndex(r => r.RevokedAt);
+            revocation.HasIndex(r => r.ExpiresAt);
         });
     }
 }

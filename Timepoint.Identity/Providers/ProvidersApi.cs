@@ -171,7 +171,7 @@ public static class ProvidersApi
             var (user, _) = await users.ResolveAsync(identity, ct);
             if (user.Disabled)
             {
-                return Problems.Forbidden("The account is disabled.");
+                return AuthApi.Disabled();
             }
 
             if (signIn.ReturnTo is not null)
@@ -251,7 +251,7 @@ public static class ProvidersApi
     private static async Task<IResult> SignInAsync(ExternalIdentity identity, UserAccounts users, CancellationToken ct)
     {
         var (user, _) = await users.ResolveAsync(identity, ct);
-        return user.Disabled ? Problems.Forbidden("The account is disabled.") : AuthApi.SignIn(TokenPrincipal.For(user));
+        return user.Disabled ? AuthApi.Disabled() : AuthApi.SignIn(TokenPrincipal.For(user));
     }
 
     private static string StartUrl(string provider, string returnTo) =>

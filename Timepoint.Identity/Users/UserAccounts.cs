@@ -1,8 +1,8 @@
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
-using OpenIddict.Abstractions;
 using Timepoint.Identity.Data;
 using Timepoint.Identity.Downstream;
+using Timepoint.Identity.Sessions;
 
 namespace Timepoint.Identity.Users;
 
@@ -13,8 +13,7 @@ public sealed record ExternalIdentity(string Provider, string Subject, string? E
 /// <summary>Users and their linked logins: one user per (provider, subject); a new provider joins a user only through a verified email.</summary>
 public sealed class UserAccounts(
     IdentityDbContext db,
-    IOpenIddictTokenManager tokens,
-    IOpenIddictAuthorizationManager authorizations,
+    SessionRevocations sessions,
     Outbox outbox,
     TimeProvider clock,
     ILogger<UserAccounts> logger)
@@ -91,6 +90,8 @@ public sealed class UserAccounts(
     /// <summary>Deletes the user here, ends every session, and queues the deletion of their data in credits, flash and pro.</summary>
     public async Task DeleteAsync(User user, CancellationToken ct)
     {
+        // Sessions end first: if that cannot be written, the account stays rather than leaving its tokens working.
+        await sessions.RevokeUserAsync(user.Id, RevocationReasons.Deleted, ct);
         await using (var transaction = await db.Database.BeginTransactionAsync(ct))
         {
             db.Users.Remove(user);
@@ -101,17 +102,8 @@ public sealed class UserAccounts(
             await transaction.CommitAsync(ct);
         }
 
-        await RevokeSessionsAsync(user.Id, ct);
         outbox.Signal();
         logger.LogInformation("Deleted user {UserId}", user.Id);
-    }
-
-    /// <summary>Revokes every refresh token (and authorization) of the user.</summary>
-    public async Task RevokeSessionsAsync(Guid userId, CancellationToken ct)
-    {
-        var subject = userId.ToString();
-        await tokens.RevokeBySubjectAsync(subject, ct);
-        await authorizations.RevokeBySubjectAsync(subject, ct);
     }
 
     public static string? NormalizeEmail(string? email) =>

@@ -29,14 +29,14 @@ public interface IPlatform
 
 public static class Platform
 {
-    /// <summary>A new user with a real token pair, from the admin dev-token route through the edge.</summary>
-    public static async Task<User> NewUserAsync(HttpClient gateway, string identityAdminKey)
+    /// <summary>A new user with a real token pair, from the admin dev-token route through the edge (again: a new session).</summary>
+    public static async Task<User> NewUserAsync(HttpClient gateway, string identityAdminKey, string? email = null)
     {
         for (var attempt = 1; ; attempt++)
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/dev/token")
             {
-                Content = JsonContent.Create(new { email = $"sec-{Guid.NewGuid():N}@example.test", display_name = "Security" }),
+                Content = JsonContent.Create(new { email = email ?? $"sec-{Guid.NewGuid():N}@example.test", display_name = "Security" }),
             };
             request.Headers.Add("X-Admin-Key", identityAdminKey);
             using var response = await gateway.SendAsync(request);

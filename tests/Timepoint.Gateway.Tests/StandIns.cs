@@ -27,7 +27,12 @@ public abstract class StandIn : IAsyncDisposable
         app = builder.Build();
         app.Use((context, next) =>
         {
-            Interlocked.Increment(ref Requests);
+            // The edge's once-a-second read of revoked sessions is background noise, not a request a test makes happen.
+            if (!context.Request.Path.StartsWithSegments("/internal/identity/sessions"))
+            {
+                Interlocked.Increment(ref Requests);
+            }
+
             return next(context);
         });
         Map(app);
@@ -65,6 +70,14 @@ public sealed class StandInIdentity : StandIn
     /// <summary>How long identity takes to answer a verification (a slow identity makes concurrent callers overlap).</summary>
     public TimeSpan VerifyDelay { get; set; } = TimeSpan.Zero;
 
+    /// <summary>Revoked sessions identity lists (session -> when its tokens expire); reads of the list are counted.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> RevokedSessions { get; } = new();
+
+    public int RevocationReads;
+
+    /// <summary>While true the revoked-session list answers 503, as an identity that is starting or down would.</summary>
+    public bool RevocationsDown { get; set; }
+
     public static RsaSecurityKey NewKey(string kid) => new(RSA.Create(2048)) { KeyId = kid };
 
     protected override void Map(WebApplication app)
@@ -81,6 +94,17 @@ public sealed class StandInIdentity : StandIn
             var key = (await context.Request.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
             return Results.Json(ApiKeys.TryGetValue(key, out var verdict) ? verdict : new { valid = false, reason = "unknown" });
         });
+        app.MapGet("/internal/identity/sessions/revoked", () =>
+        {
+            Interlocked.Increment(ref RevocationReads);
+            return RevocationsDown
+                ? Results.StatusCode(StatusCodes.Status503ServiceUnavailable)
+                : Results.Json(new
+                {
+                    cursor = DateTimeOffset.UtcNow.AddSeconds(-30),
+                    revocations = RevokedSessions.Select(r => new { session = r.Key, expires_at = r.Value }).ToArray(),
+                });
+        });
         app.MapGet("/.well-known/jwks", () => Results.Json(new
         {
             keys = Keys.Values.Select(k => JsonSerializer.SerializeToElement(JsonWebKeyConverter.ConvertFromRSASecurityKey(
@@ -88,7 +112,7 @@ public sealed class StandInIdentity : StandIn
         }));
     }
 
-    public string Token(Guid user, Action<SecurityTokenDescriptor>? change = null, string kid = "k1")
+    public string Token(Guid user, Action<SecurityTokenDescriptor>? change = null, string kid = "k1", string? session = null)
     {
         var descriptor = new SecurityTokenDescriptor
         {
@@ -101,6 +125,11 @@ public sealed class StandInIdentity : StandIn
             Claims = new Dictionary<string, object> { ["sub"] = user.ToString(), ["scope"] = "api offline_access", ["tier"] = "free" },
             SigningCredentials = new SigningCredentials(Keys.GetValueOrDefault(kid) ?? NewKey(kid), SecurityAlgorithms.RsaSha256),
         };
+        if (session is not null)
+        {
+            descriptor.Claims["oi_au_id"] = session;
+        }
+
         change?.Invoke(descriptor);
         return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(descriptor);
     }

@@ -197,8 +197,8 @@ public sealed class TokenTests(IdentityFactory factory) : IClassFixture<Identity
         signIn.Headers.Add("X-Admin-Key", factory.AdminKey);
         using var signInResponse = await client.SendAsync(signIn);
 
-        Assert.Equal(HttpStatusCode.Forbidden, refresh.Status);
-        Assert.Equal(HttpStatusCode.Forbidden, signInResponse.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, refresh.Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, signInResponse.StatusCode);
     }
 
     [Theory]

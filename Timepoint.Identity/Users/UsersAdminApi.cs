@@ -1,0 +1,107 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Timepoint.Identity.Data;
+using Timepoint.Identity.Sessions;
+
+namespace Timepoint.Identity.Users;
+
+/// <summary>
+/// An operator's view of users, behind identity's X-Admin-Key and routed by the edge: <c>GET /api/v1/users/admin/{id}</c>,
+/// <c>GET /api/v1/users/admin?email=</c>, and <c>PATCH /api/v1/users/admin/{id}</c> with <c>{"disabled": bool}</c>.
+/// Disabling ends every session (access tokens refused at the edge within seconds) and every API key; a disabled user gets
+/// no new token until enabled.
+/// </summary>
+public static class UsersAdminApi
+{
+    public static WebApplication MapUsersAdminApi(this WebApplication app)
+    {
+        var admin = app.MapGroup("/api/v1/users/admin").RequireAdminKey();
+        admin.MapGet("/", FindByEmail);
+        admin.MapGet("/{userId:guid}", Get);
+        admin.MapPatch("/{userId:guid}", Patch);
+        return app;
+    }
+
+    private static async Task<Results<Ok<UserAdminView>, ProblemHttpResult>> Get(Guid userId, IdentityDbContext db, CancellationToken ct) =>
+        await ViewAsync(db, u => u.Id == userId, ct) is { } view ? TypedResults.Ok(view) : Problems.NotFound("No such user.");
+
+    private static async Task<Results<Ok<UserAdminView>, ProblemHttpResult>> FindByEmail(string? email, IdentityDbContext db, CancellationToken ct)
+    {
+        if (UserAccounts.NormalizeEmail(email) is not { Length: <= 320 } normalized)
+        {
+            return Problems.Validation("email", "email is required (an exact address, at most 320 characters).");
+        }
+
+        return await ViewAsync(db, u => u.Email == normalized, ct) is { } view ? TypedResults.Ok(view) : Problems.NotFound("No such user.");
+    }
+
+    /// <summary>Only <c>disabled</c> may change here; any other member, or one of the wrong type, is 422 and changes nothing.</summary>
+    private static async Task<Results<Ok<UserAdminView>, ProblemHttpResult>> Patch(Guid userId, JsonElement body, IdentityDbContext db,
+        SessionRevocations sessions, ILoggerFactory loggers, CancellationToken ct)
+    {
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            return Problems.Validation("The body must be a JSON object.");
+        }
+
+        bool? disabled = null;
+        var errors = new Dictionary<string, string[]>();
+        foreach (var property in body.EnumerateObject())
+        {
+            switch (property.Name)
+            {
+                case "disabled" when disabled is null && property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False:
+                    disabled = property.Value.GetBoolean();
+                    break;
+                case "disabled":
+                    errors["disabled"] = ["disabled must be true or false, given once."];
+                    break;
+                default:
+                    errors[property.Name] = ["This member cannot be changed here."];
+                    break;
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return Problems.Validation("The body names members that cannot be changed, or values of the wrong type.", errors);
+        }
+
+        var user = await db.Users.FirstOrDefaultAsync(u => u.Id == userId, ct);
+        if (user is null)
+        {
+            return Problems.NotFound("No such user.");
+        }
+
+        var logger = loggers.CreateLogger(typeof(UsersAdminApi));
+        if (disabled is { } value && value != user.Disabled)
+        {
+            // The flag first (no new sign-in, refresh or key verification from here on; keys are dropped at the edge), then
+            // every session, so the access tokens already issued stop too.
+            user.Disabled = value;
+            await db.SaveChangesAsync(ct);
+            logger.LogInformation("Admin {Action} user {UserId}", value ? "disabled" : "enabled", userId);
+        }
+
+        if (user.Disabled)
+        {
+            // Also when already disabled: a retry after a failed revocation finishes the job.
+            await sessions.RevokeUserAsync(userId, RevocationReasons.Disabled, ct);
+        }
+
+        return TypedResults.Ok((await ViewAsync(db, u => u.Id == userId, ct))!);
+    }
+
+    private static Task<UserAdminView?> ViewAsync(IdentityDbContext db, System.Linq.Expressions.Expression<Func<User, bool>> which,
+        CancellationToken ct) =>
+        db.Users.AsNoTracking().Where(which)
+            .Select(u => new UserAdminView(u.Id, u.Email, u.DisplayName, u.Tier, u.Disabled, u.CreatedAt, u.LastSeenAt,
+                u.Logins.Select(l => l.Provider).Distinct().OrderBy(p => p).ToArray(),
+                db.ApiKeys.Count(k => k.UserId == u.Id && k.RevokedAt == null)))
+            .FirstOrDefaultAsync(ct);
+}
+
+/// <summary>What an operator sees of a user.</summary>
+public sealed record UserAdminView(Guid Id, string? Email, string DisplayName, string Tier, bool Disabled, DateTimeOffset CreatedAt,
+    DateTimeOffset LastSeenAt, string[] Providers, int ApiKeyCount);
