@@ -57,8 +57,8 @@ public sealed class JwtValidator(IdentityKeys keys, SessionRevocationList revoca
 
     private async ValueTask<JwtOutcome> ValidateSignedAsync(string token, CancellationToken ct)
     {
-        // One token, one spelling: the JWT library decodes base64url leniently (padding, stray trailing bits), so
-        // "signature==" would verify, and be remembered, as a second token with the same signature.
+        // One token, one spelling: the JWT library decodes a padded signature, so "signature==" would verify, and be
+        // remembered, as a second token with the same signature. Anything but canonical unpadded base64url is refused here.
         if (!IsCanonicalCompactJws(token))
         {
             return new JwtOutcome(JwtVerdict.Invalid, Detail: "The token is not a well-formed JWT.");
