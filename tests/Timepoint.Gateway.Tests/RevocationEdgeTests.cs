@@ -39,6 +39,31 @@ public sealed class RevocationEdgeTests : EdgeHarness
     }
 
     [Fact]
+    public async Task A_replica_started_after_the_revocation_refuses_the_token_from_its_first_request()
+    {
+        var user = Guid.NewGuid();
+        var (revoked, other) = (Guid.NewGuid().ToString(), Guid.NewGuid().ToString());
+        identity.RevokedSessions[revoked] = DateTimeOffset.UtcNow.AddMinutes(16);
+        await using var restarted = new ServiceFactory<Program>();
+        foreach (var (key, value) in gateway.Settings)
+        {
+            restarted.Settings[key] = value;
+        }
+
+        using var fresh = restarted.CreateClient();
+        using var first = new HttpRequestMessage(HttpMethod.Get, "/api/v1/credits/balance");
+        first.Headers.Authorization = new AuthenticationHeaderValue("Bearer", identity.Token(user, session: revoked));
+        using var refused = await fresh.SendAsync(first);
+        using var second = new HttpRequestMessage(HttpMethod.Get, "/api/v1/credits/balance");
+        second.Headers.Authorization = new AuthenticationHeaderValue("Bearer", identity.Token(user, session: other));
+        using var accepted = await fresh.SendAsync(second);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal("auth.token_revoked", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+    }
+
+    [Fact]
     public async Task Revoked_sessions_are_dropped_once_their_tokens_have_expired()
     {
         var list = gateway.Services.GetRequiredService<SessionRevocationList>();

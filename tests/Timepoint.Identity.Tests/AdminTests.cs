@@ -157,7 +157,8 @@ public sealed class AdminTests(IdentityFactory factory) : IClassFixture<Identity
         var users = await factory.WithDbAsync(db => db.Users.CountAsync());
 
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/demo");
-        request.Headers.Add("X-Forwarded-For", $"198.51.100.{Random.Shared.Next(1, 250)}");
+        // A client address of its own, signed as the edge signs it: the demo limit counts per address, in Redis.
+        request.FromClient(factory.GatewaySecret, $"198.18.{Random.Shared.Next(0, 256)}.{Random.Shared.Next(1, 255)}");
         using var response = await cappedClient.SendAsync(request);
 
         await Problem.AssertAsync(response, HttpStatusCode.ServiceUnavailable, "upstream_unavailable");
