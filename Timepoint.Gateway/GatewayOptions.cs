@@ -66,8 +66,10 @@ public sealed class GatewayOptions
 /// <summary>Section <c>Gateway:Revocations</c>: how the edge learns of revoked sessions.</summary>
 public sealed class RevocationOptions
 {
-    /// <summary>How often identity's revoked-session list is read: the longest a revoked access token still works here.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
+    /// <summary>
+    /// How often identity's revoked-session list is read: the longest a revoked access token still works here
+    /// (0.1 s to 1 min, checked at start by <see cref="GatewayOptionsValidation"/>).
+    /// </summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>A list not read for this long makes the edge degraded.</summary>
@@ -80,10 +82,15 @@ public sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions>
     public ValidateOptionsResult Validate(string? name, GatewayOptions options)
     {
         Proxy.TrustedProxies.Parse(options.TrustedProxies, out var invalid);
-        return invalid.Count == 0
-            ? ValidateOptionsResult.Success
-            : ValidateOptionsResult.Fail(invalid.Select(entry =>
-                $"Gateway:TrustedProxies: '{entry}' is neither an IP address nor a CIDR network (such as 10.0.0.0/8 or 2001:db8::/32)."));
+        List<string> failures = [.. invalid.Select(entry =>
+            $"Gateway:TrustedProxies: '{entry}' is neither an IP address nor a CIDR network (such as 10.0.0.0/8 or 2001:db8::/32).")];
+        // Nested sections are not checked by data annotations: a zero interval would read identity in a tight loop.
+        if (options.Revocations.PollInterval < TimeSpan.FromMilliseconds(100) || options.Revocations.PollInterval > TimeSpan.FromMinutes(1))
+        {
+            failures.Add("Gateway:Revocations:PollInterval must be between 00:00:00.100 and 00:01:00.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }
 

@@ -88,6 +88,13 @@ public sealed class EdgeBehaviourTests : EdgeHarness
     public void A_bad_public_url_stops_the_edge_at_start_naming_the_setting(string publicUrl) =>
         PublicUrls.AssertRefusedAtStart(gateway, "Gateway:PublicUrl", publicUrl);
 
+    [Theory]
+    [InlineData("00:00:00")]
+    [InlineData("00:00:00.010")]
+    [InlineData("00:05:00")]
+    public void A_revocation_poll_interval_out_of_range_stops_the_edge_at_start_naming_the_setting(string interval) =>
+        PublicUrls.AssertRefusedAtStart(gateway, "Gateway:Revocations:PollInterval", interval);
+
     private Task<HttpResponseMessage> PreflightAsync(string path, string origin)
     {
         var request = new HttpRequestMessage(HttpMethod.Options, path);
