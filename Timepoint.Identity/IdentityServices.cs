@@ -48,6 +48,9 @@ public static class IdentityServices
         builder.Services.AddHostedService<DemoUsers.Sweeper>();
         builder.Services.AddScoped<SessionRevocations>();
         builder.Services.AddHostedService<SessionRevocationSweeper>();
+        builder.Services.AddOptions<PruningOptions>().BindConfiguration(PruningOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddScoped<TokenPruning>();
+        builder.Services.AddHostedService<TokenPruning.Schedule>();
         builder.Services.AddSingleton<Outbox>();
         builder.Services.AddHostedService<OutboxDelivery>();
         builder.AddServiceClient<ICreditsInternalApi>("credits", ServiceJson.Default);
