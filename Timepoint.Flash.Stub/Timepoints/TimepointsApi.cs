@@ -21,9 +21,12 @@ public static class TimepointsApi
         var timepoints = app.MapGroup("/api/v1/timepoints");
 
         var users = timepoints.MapGroup("").RequireGatewayUser();
-        users.MapPost("/generate/sync", GenerateSync);
-        users.MapPost("/generate", GenerateAsync);
-        users.MapPost("/generate/stream", GenerateStream);
+
+        // Generation is work the edge charged for: only under its signed reservation.
+        var generate = users.MapGroup("/generate").RequireGatewayCharge();
+        generate.MapPost("/sync", GenerateSync);
+        generate.MapPost("", GenerateAsync);
+        generate.MapPost("/stream", GenerateStream);
         users.MapGet("/", List);
         users.MapGet("/{id:guid}", Get);
         users.MapGet("/{id:guid}/image.png", Image);

@@ -12,7 +12,7 @@ public static class SimulationsApi
     public static WebApplication MapSimulationsApi(this WebApplication app)
     {
         var api = app.MapGroup("/api/v1").RequireGatewayUser();
-        api.MapPost("/simulate", Simulate);
+        api.MapPost("/simulate", Simulate).RequireGatewayCharge(); // work the edge charged for: only under its signed reservation
         api.MapGet("/simulations/{jobId:guid}", Get);
         return app;
     }
