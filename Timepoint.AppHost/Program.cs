@@ -70,7 +70,8 @@ var identity = builder.AddProject<Projects.Timepoint_Identity>("identity")
     .WithDisableUserCommands(identityKeys)
     .WithSetTierCommand(identityKeys)
     .WithRotateSigningKeyCommand(identityKeys)
-    .WithResetDemoDataCommand(identityKeys);
+    .WithResetDemoDataCommand(identityKeys)
+    .WithRetryOutboxCommand(identityKeys);
 
 gateway
     .WithReference(redis).WaitFor(redis)
