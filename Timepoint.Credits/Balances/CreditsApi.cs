@@ -6,7 +6,7 @@ using Timepoint.Credits.Ledger;
 
 namespace Timepoint.Credits;
 
-/// <summary>The public credits routes (SPEC.md section 2): the caller's balance and history, the price list, admin grants.</summary>
+/// <summary>The public credits routes (docs/contract.md#2-edge-routes): the caller's balance and history, the price list, admin grants.</summary>
 public static class CreditsApi
 {
     private const int DefaultLimit = 20;
@@ -17,14 +17,15 @@ public static class CreditsApi
     {
         var credits = app.MapGroup("/api/v1/credits").WithTags("Credits");
 
-        credits.MapGet("/costs", GetCosts);
+        credits.MapGet("/costs", GetCosts).WithName("GetCosts").WithSummary("The price of every metered operation, in credits.");
 
         var mine = credits.MapGroup("").RequireGatewayUser();
-        mine.MapGet("/balance", GetBalance);
-        mine.MapGet("/history", GetHistory);
+        mine.MapGet("/balance", GetBalance).WithName("GetBalance").WithSummary("The caller's balance and lifetime totals.").ProducesProblems(404);
+        mine.MapGet("/history", GetHistory).WithName("GetHistory").WithSummary("The caller's ledger, newest first (limit 1..100, default 20; offset).").ProducesProblems(404, 422);
 
         var admin = credits.MapGroup("/admin").RequireAdminKey();
-        admin.MapPost("/grant", Grant);
+        admin.MapPost("/grant", Grant).WithName("GrantCredits").WithSummary("Admin: adds credits to a user (its account is opened if credits has not seen it yet).")
+            .Accepts<GrantRequest>("application/json").ProducesProblems(400, 415, 422);
 
         return app;
     }
@@ -120,3 +121,8 @@ public sealed record BalanceResponse(long Balance, long LifetimeEarned, long Lif
 public sealed record HistoryItem(long Id, long Amount, long BalanceAfter, string Type, string? Description, DateTimeOffset CreatedAt);
 
 public sealed record GrantResponse(long Balance, long Granted);
+
+/// <summary>The grant body (read field by field by <see cref="JsonBody"/>; described here for the document).</summary>
+/// <param name="Amount">Whole credits, more than 0.</param>
+/// <param name="TransactionType">admin_grant by default.</param>
+public sealed record GrantRequest(Guid UserId, long Amount, string? TransactionType = null, string? Description = null);
