@@ -7,7 +7,7 @@ using Timepoint.ServiceDefaults;
 
 namespace Timepoint.Credits;
 
-/// <summary>The public credits routes (SPEC.md section 2): the caller's balance and history, the price list, admin grants.</summary>
+/// <summary>The public credits routes (docs/contract.md#2-edge-routes): the caller's balance and history, the price list, admin grants.</summary>
 public static class CreditsApi
 {
     private const int DefaultLimit = 20;
@@ -18,15 +18,16 @@ public static class CreditsApi
     {
         var credits = app.MapGroup("/api/v1/credits").WithTags("Credits");
 
-        credits.MapGet("/costs", GetCosts);
+        credits.MapGet("/costs", GetCosts).WithName("GetCosts").WithSummary("The price of every metered operation, in credits.");
 
         var mine = credits.MapGroup("").RequireGatewayUser();
-        mine.MapGet("/balance", GetBalance);
-        mine.MapGet("/history", GetHistory);
-        mine.MapGet("/usage", GetUsage);
+        mine.MapGet("/balance", GetBalance).WithName("GetBalance").WithSummary("The caller's balance and lifetime totals.").ProducesProblems(404);
+        mine.MapGet("/history", GetHistory).WithName("GetHistory").WithSummary("The caller's ledger, newest first (limit 1..100, default 20; offset).").ProducesProblems(404, 422);
+        mine.MapGet("/usage", GetUsage).WithName("GetCreditsUsage").WithSummary("The caller's credits charged and calls, by day, operation or API key (from..to, at most 92 days).").ProducesProblems(404, 422);
 
         var admin = credits.MapGroup("/admin").RequireAdminKey();
-        admin.MapPost("/grant", Grant);
+        admin.MapPost("/grant", Grant).WithName("GrantCredits").WithSummary("Admin: adds credits to a user (its account is opened if credits has not seen it yet).")
+            .Accepts<GrantRequest>("application/json").ProducesProblems(400, 415, 422);
 
         return app;
     }
@@ -158,3 +159,8 @@ public sealed record GrantResponse(long Balance, long Granted);
 public sealed record UsageTotals(long CreditsCharged, long Calls);
 
 public sealed record UsageResponse(DateOnly From, DateOnly To, string GroupBy, IReadOnlyList<Dictionary<string, object?>> Rows, UsageTotals Totals);
+
+/// <summary>The grant body (read field by field by <see cref="JsonBody"/>; described here for the document).</summary>
+/// <param name="Amount">Whole credits, more than 0.</param>
+/// <param name="TransactionType">admin_grant by default.</param>
+public sealed record GrantRequest(Guid UserId, long Amount, string? TransactionType = null, string? Description = null);

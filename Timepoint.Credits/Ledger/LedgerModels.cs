@@ -2,7 +2,7 @@ using Timepoint.ServiceDefaults;
 
 namespace Timepoint.Credits.Ledger;
 
-/// <summary>Ledger row types (SPEC.md section 4, plus the types of the other metered operations).</summary>
+/// <summary>Ledger row types (docs/contract.md#4-credits, plus the types of the other metered operations).</summary>
 public static class TransactionTypes
 {
     public const string SignupBonus = "signup_bonus";

@@ -3,6 +3,7 @@ using System.Security.Claims;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Timepoint.Identity.Auth;
 using Timepoint.Identity.Downstream;
 using Timepoint.ServiceDefaults;
 using static Timepoint.Identity.ApiKeys.ApiKeyStore;
@@ -29,12 +30,13 @@ public static class ApiKeysApi
             context.HttpContext.Response.Headers.CacheControl = "no-store";
             return next(context);
         });
-        keys.MapPost("/", Create);
-        keys.MapGet("/", List);
-        keys.MapPatch("/{id}", ChangeLimits);
-        keys.MapDelete("/{id}", Revoke);
-        keys.MapPost("/{id}/reroll", Reroll);
-        keys.MapGet("/{id}/usage", Usage);
+        keys.MapPost("/", Create).WithName("CreateApiKey").WithSummary("Creates an API key; its secret (key) is shown this once.").Accepts<ApiKeyCreateBody>("application/json").ProducesProblems(400, 413, 415, 422);
+        keys.MapGet("/", List).WithName("ListApiKeys").WithSummary("The caller's API keys (never their secrets), with their limits and what is left of their credit caps.");
+        keys.MapPatch("/{id}", ChangeLimits).WithName("ChangeApiKeyLimits").WithSummary("Changes an API key's rate limit and credit cap.").ProducesProblems(400, 404, 413, 415, 422);
+        keys.MapDelete("/{id}", Revoke).WithName("RevokeApiKey").WithSummary("Revokes an API key at every edge replica at once.").ProducesProblems(404);
+        keys.MapPost("/{id}/reroll", Reroll).WithName("RerollApiKey").WithSummary("A new secret for an API key; the old one works for grace_seconds more.").Accepts<ApiKeyRerollBody>(isOptional: true, "application/json")
+            .ProducesProblems(400, 404, 413, 415, 422);
+        keys.MapGet("/{id}/usage", Usage).WithName("GetApiKeyUsage").WithSummary("An API key's requests, refused requests and credits charged per day (from..to, at most 92 days).").ProducesProblems(404, 422);
 
         // The gateway's question; /internal/** is refused at the edge and this needs identity's own service key.
         app.MapPost("/internal/identity/api-keys/verify", Verify).RequireServiceKey();

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Timepoint.Identity.Auth;
 using Timepoint.Identity.Data;
 using Timepoint.Identity.Sessions;
 
@@ -19,9 +20,10 @@ public static class UsersAdminApi
     public static WebApplication MapUsersAdminApi(this WebApplication app)
     {
         var admin = app.MapGroup("/api/v1/users/admin").RequireAdminKey();
-        admin.MapGet("/", FindByEmail);
-        admin.MapGet("/{userId:guid}", Get);
-        admin.MapPatch("/{userId:guid}", Patch);
+        admin.MapGet("/", FindByEmail).WithName("FindUserByEmail").WithSummary("Admin: the user with this email (?email=).").ProducesProblems(422);
+        admin.MapGet("/{userId:guid}", Get).WithName("GetUserAdmin").WithSummary("Admin: one user.");
+        admin.MapPatch("/{userId:guid}", Patch).WithName("UpdateUserAdmin").WithSummary("Admin: disables or enables a user (every session and key at once).").DescribedBody<UserAdminChangeBody>().ProducesProblems(400, 422);
+        admin.ProducesProblems(404);
         return app;
     }
 
