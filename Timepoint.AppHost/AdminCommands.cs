@@ -19,6 +19,7 @@ public static class AdminCommands
     public const string ResetDemoData = "reset-demo-data";
     public const string DisableUser = "disable-user";
     public const string EnableUser = "enable-user";
+    public const string RetryOutboxDeadLetters = "retry-outbox-dead-letters";
 
     private const string UserIdArgument = "user_id";
     private const string AmountArgument = "amount";
@@ -120,6 +121,22 @@ public static class AdminCommands
                 ConfirmationMessage = "Reset the demo data? Every demo user's keys, credits and timepoints are deleted.",
                 IconName = "ArrowReset",
                 PrepareRequest = context => AuthorizeAsync(context, keys, "Resetting the demo data"),
+                GetCommandResult = Answer,
+            });
+
+    /// <summary>
+    /// Puts identity's outbox dead letters (signup bonuses, deletions elsewhere whose attempts ran out) back in line with a
+    /// fresh set of attempts (identity's POST /internal/identity/admin/outbox/retry).
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithRetryOutboxCommand(this IResourceBuilder<ProjectResource> identity, ServiceKeys keys) =>
+        identity.WithHttpCommand("/internal/identity/admin/outbox/retry", "Retry outbox dead letters", commandName: RetryOutboxDeadLetters,
+            commandOptions: new HttpCommandOptions
+            {
+                Description = "Tries again every outbox message whose attempts ran out (signup bonuses, account deletions in credits, "
+                    + "flash and pro), once the service that refused them is back.",
+                ConfirmationMessage = "Retry every outbox dead letter now?",
+                IconName = "ArrowRepeatAll",
+                PrepareRequest = context => AuthorizeAsync(context, keys, "Retrying the outbox dead letters"),
                 GetCommandResult = Answer,
             });
 

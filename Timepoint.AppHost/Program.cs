@@ -69,7 +69,8 @@ var identity = builder.AddProject<Projects.Timepoint_Identity>("identity")
     .WithRevokeSessionsCommand(identityKeys)
     .WithDisableUserCommands(identityKeys)
     .WithRotateSigningKeyCommand(identityKeys)
-    .WithResetDemoDataCommand(identityKeys);
+    .WithResetDemoDataCommand(identityKeys)
+    .WithRetryOutboxCommand(identityKeys);
 
 gateway
     .WithReference(redis).WaitFor(redis)

@@ -14,8 +14,6 @@ namespace Timepoint.Gateway.Proxy;
 /// </summary>
 public sealed class IdentityForwarding(IOptions<GatewayTrustOptions> trust, TimeProvider clock) : ITransformProvider
 {
-    public const string MeteredItem = "timepoint.metered";
-
     public void ValidateRoute(TransformRouteValidationContext context)
     {
     }
@@ -40,17 +38,17 @@ public sealed class IdentityForwarding(IOptions<GatewayTrustOptions> trust, Time
         // Added after the route's own transforms, so context.Path is already the backend's path.
         context.AddRequestTransform(transform =>
         {
-            var http = transform.HttpContext;
+            var edge = EdgeRequest.Of(transform.HttpContext);
             var headers = transform.ProxyRequest.Headers;
             headers.Remove(HeaderHygiene.RequestIdHeader);
-            headers.TryAddWithoutValidation(HeaderHygiene.RequestIdHeader, http.GetRequestId());
+            headers.TryAddWithoutValidation(HeaderHygiene.RequestIdHeader, edge.RequestId);
 
             var timestamp = clock.GetUtcNow().ToUnixTimeSeconds();
             var path = transform.Path.HasValue ? transform.Path.Value! : "/";
             headers.Remove(GatewayHeaders.ForwardedFor);
             headers.Remove(GatewayHeaders.Timestamp);
             headers.TryAddWithoutValidation(GatewayHeaders.Timestamp, timestamp.ToString(CultureInfo.InvariantCulture));
-            if (http.GetClientAddress().Address is { } client)
+            if (edge.Client.Address is { } client)
             {
                 var address = client.ToString();
                 headers.TryAddWithoutValidation(GatewayHeaders.ForwardedFor, address);
@@ -58,7 +56,7 @@ public sealed class IdentityForwarding(IOptions<GatewayTrustOptions> trust, Time
                     GatewayHeaders.SignClient(trust.Value.Secret, transform.ProxyRequest.Method.Method, path, address, timestamp));
             }
 
-            if (http.Features.Get<Caller>() is { } caller)
+            if (edge.Caller is { } caller)
             {
                 var user = caller.UserId.ToString();
                 headers.TryAddWithoutValidation(GatewayHeaders.UserId, user);
@@ -75,7 +73,7 @@ public sealed class IdentityForwarding(IOptions<GatewayTrustOptions> trust, Time
 
                 headers.TryAddWithoutValidation(GatewayHeaders.Signature,
                     GatewayHeaders.Sign(trust.Value.Secret, transform.ProxyRequest.Method.Method, path, user, timestamp));
-                if (http.Items.ContainsKey(MeteredItem))
+                if (edge.Metered)
                 {
                     headers.TryAddWithoutValidation(GatewayHeaders.Metered, "true");
                 }

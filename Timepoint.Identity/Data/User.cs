@@ -84,4 +84,7 @@ public sealed class OutboxMessage
     public string? LastError { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>Set when the attempts ran out: no longer tried until an operator retries it (the dashboard command).</summary>
+    public DateTimeOffset? DeadAt { get; set; }
 }
