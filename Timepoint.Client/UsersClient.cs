@@ -20,4 +20,9 @@ public sealed class UsersClient
     /// <summary>Everything the platform holds about the caller, as one document (signed-in users only).</summary>
     public Task<TimepointResponse<UserExport>> ExportAsync(CancellationToken cancellationToken = default) =>
         Answers.Of(endpoints.ExportAsync(cancellationToken));
+
+    /// <summary>The caller's timepoints (the same as <see cref="TimepointsClient.ListAsync"/>, under the user's path).</summary>
+    public Task<TimepointResponse<TimepointPage>> ListTimepointsAsync(int? limit = null, int? offset = null,
+        CancellationToken cancellationToken = default) =>
+        Answers.Of(endpoints.TimepointsAsync(limit, offset, cancellationToken));
 }

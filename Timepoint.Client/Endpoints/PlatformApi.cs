@@ -50,6 +50,9 @@ internal interface IUserEndpoints
 
     [Get("/api/v1/users/me/export")]
     Task<IApiResponse<UserExport>> ExportAsync(CancellationToken cancellationToken);
+
+    [Get("/api/v1/users/me/timepoints")]
+    Task<IApiResponse<TimepointPage>> TimepointsAsync(int? limit, int? offset, CancellationToken cancellationToken);
 }
 
 internal interface IApiKeyEndpoints

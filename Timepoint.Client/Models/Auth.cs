@@ -1,7 +1,7 @@
 namespace Timepoint.Client;
 
 /// <summary>What every sign-in and refresh answers: a 15-minute access token (a JWT) and a single-use refresh token.</summary>
-public sealed record TokenPair(string AccessToken, string RefreshToken, string TokenType, int ExpiresIn);
+public sealed record TokenPair(string AccessToken, string RefreshToken, string TokenType, long ExpiresIn);
 
 /// <summary>The caller's profile (<c>GET /api/v1/auth/me</c>, <c>GET /api/v1/users/me</c>).</summary>
 public sealed record UserProfile(

@@ -18,7 +18,7 @@ public sealed class TimepointClientTests(ClientPlatformFixture platform)
         var balance = await client.Credits.GetBalanceAsync();
         UserProfile me = await client.Auth.GetMeAsync();
 
-        Assert.Equal("bearer", tokens.TokenType, ignoreCase: true);
+        Assert.Equal("bearer", tokens.TokenType);
         Assert.True(tokens.ExpiresIn > 0);
         Assert.Equal(new CreditBalance(50, 50, 0), balance.Value);
         Assert.NotNull(balance.RateLimit);
@@ -36,6 +36,7 @@ public sealed class TimepointClientTests(ClientPlatformFixture platform)
         var generated = await client.Timepoints.GenerateAsync(MoonLanding);
         var read = await client.Timepoints.GetAsync(generated.Value.Id);
         var mine = await client.Timepoints.ListAsync(limit: 10);
+        var underUser = await client.Users.ListTimepointsAsync();
         var history = await client.Credits.GetHistoryAsync();
 
         Assert.Equal(HttpStatusCode.OK, generated.Status);
@@ -44,6 +45,7 @@ public sealed class TimepointClientTests(ClientPlatformFixture platform)
         Assert.Equal(new CreditCharge(5, 45, Replayed: false), generated.Credits);
         Assert.Equal(generated.Value.Slug, read.Value.Slug);
         Assert.Contains(mine.Value.Items, t => t.Id == generated.Value.Id);
+        Assert.Equal(mine.Value.Items.Select(t => t.Id), underUser.Value.Items.Select(t => t.Id));
         Assert.Equal(45, history.Value.Sum(t => t.Amount));
         Assert.Contains(history.Value, t => t.Type == "generation" && t.Amount == -5 && t.BalanceAfter == 45);
 
