@@ -63,6 +63,7 @@ public static class GatewayServices
         builder.Services.AddSingleton<CreditsSettlement>();
         builder.Services.AddSingleton<CreditsMetering>();
         builder.Services.AddSingleton<UpstreamErrors>();
+        builder.Services.AddSingleton<EdgePipeline>();
 
         var (routes, clusters) = ProxyConfig.Build(options);
         builder.Services.AddSingleton<IdentityForwarding>();

@@ -15,6 +15,7 @@ public static class ErrorCodes
     public const string TokenRevoked = "auth.token_revoked";
     public const string Forbidden = "auth.forbidden";
     public const string InsufficientCredits = "auth.insufficient_credits";
+    public const string KeyCreditLimit = "auth.key_credit_limit";
     public const string RateLimited = "rate_limited";
     public const string ValidationFailed = "validation_failed";
     public const string NotFound = "not_found";

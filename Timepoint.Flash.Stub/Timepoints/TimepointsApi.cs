@@ -21,9 +21,12 @@ public static class TimepointsApi
         var timepoints = app.MapGroup("/api/v1/timepoints");
 
         var users = timepoints.MapGroup("").RequireGatewayUser();
-        users.MapPost("/generate/sync", GenerateSync).WithName("GenerateTimepointSync").WithSummary("Generates a timepoint and answers it once stored.").ProducesProblems(400, 500);
-        users.MapPost("/generate", GenerateAsync).WithName("GenerateTimepoint").WithSummary("Starts generating a timepoint: 202, poll GET /api/v1/timepoints/{id} until completed.").ProducesProblems(400, 500);
-        users.MapPost("/generate/stream", GenerateStream).WithName("GenerateTimepointStream").WithSummary("Generates a timepoint as a text/event-stream of StreamEvent: start, step_complete..., done.").ProducesProblems(400, 500);
+
+        // Generation is work the edge charged for: only under its signed reservation.
+        var generate = users.MapGroup("/generate").RequireGatewayCharge();
+        generate.MapPost("/sync", GenerateSync).WithName("GenerateTimepointSync").WithSummary("Generates a timepoint and answers it once stored.").ProducesProblems(400, 500);
+        generate.MapPost("", GenerateAsync).WithName("GenerateTimepoint").WithSummary("Starts generating a timepoint: 202, poll GET /api/v1/timepoints/{id} until completed.").ProducesProblems(400, 500);
+        generate.MapPost("/stream", GenerateStream).WithName("GenerateTimepointStream").WithSummary("Generates a timepoint as a text/event-stream of StreamEvent: start, step_complete..., done.").ProducesProblems(400, 500);
         users.MapGet("/", List).WithName("ListTimepoints").WithSummary("The caller's timepoints, newest first (limit 1..100, offset).");
         users.MapGet("/{id:guid}", Get).WithName("GetTimepoint").WithSummary("One timepoint: the caller's own, or a public one.");
         users.MapGet("/{id:guid}/image.png", Image).WithName("GetTimepointImage").WithSummary("A completed timepoint's image (PNG).").Produces(StatusCodes.Status200OK, contentType: "image/png");

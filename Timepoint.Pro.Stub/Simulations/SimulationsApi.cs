@@ -12,7 +12,8 @@ public static class SimulationsApi
     public static WebApplication MapSimulationsApi(this WebApplication app)
     {
         var api = app.MapGroup("/api/v1").RequireGatewayUser();
-        api.MapPost("/simulate", Simulate).WithName("Simulate").WithSummary("Runs a Pro Cloud simulation and answers the finished job.").ProducesProblems(400);
+        api.MapPost("/simulate", Simulate).RequireGatewayCharge() // work the edge charged for: only under its signed reservation
+            .WithName("Simulate").WithSummary("Runs a Pro Cloud simulation and answers the finished job.").ProducesProblems(400);
         api.MapGet("/simulations/{jobId:guid}", Get).WithName("GetSimulation").WithSummary("One of the caller's simulations.");
         return app;
     }

@@ -28,6 +28,11 @@ public class PlatformFixture : IAsyncLifetime
     /// <summary>Extra AppHost settings of a derived fixture.</summary>
     protected virtual string[] Settings => [];
 
+    /// <summary>Changes a derived fixture makes to the resources before the platform starts.</summary>
+    protected virtual void Configure(IDistributedApplicationTestingBuilder builder)
+    {
+    }
+
     private readonly DirectoryInfo dataDirectory = Directory.CreateTempSubdirectory("timepoint-e2e-");
 
     public DistributedApplication App { get; private set; } = null!;
@@ -53,6 +58,7 @@ public class PlatformFixture : IAsyncLifetime
         // than the default 60 a minute over the suite. The anonymous budget has its own tests (gateway and security suites).
         builder.Resources.Single(r => r.Name == "gateway").Annotations.Add(new EnvironmentCallbackAnnotation(context =>
             context.EnvironmentVariables["Gateway__RateLimits__AnonymousPerMinute"] = "100000"));
+        Configure(builder);
 
         App = await builder.BuildAsync(cts.Token);
         await App.StartAsync(cts.Token);
