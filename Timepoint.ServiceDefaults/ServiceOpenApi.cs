@@ -11,7 +11,7 @@ namespace Microsoft.Extensions.Hosting;
 /// <summary>
 /// Each service describes its own endpoints (<c>/openapi/v1.json</c>, Microsoft.AspNetCore.OpenApi): typed bodies and
 /// answers from the handlers' signatures, problems with their <c>code</c>, and who may call each endpoint. The edge merges
-/// these documents into the one clients read (docs/contract.md, "The document").
+/// these documents into the one clients read (docs/contract.md#6-the-document).
 /// </summary>
 public static class ServiceOpenApi
 {

@@ -79,7 +79,7 @@ public static class EdgeRoutes
 
         // Credits.
         new("credits-costs", Credits, "/api/v1/credits/costs", Get, Access.Public),
-        new("credits-read", Credits, "/api/v1/credits/{what:regex(^(balance|history)$)}", Get, Access.User),
+        new("credits-read", Credits, "/api/v1/credits/{what:regex(^(balance|history|usage)$)}", Get, Access.User),
         new("credits-grant", Credits, "/api/v1/credits/admin/grant", Post, Access.Admin),
 
         // Flash: generation is metered; the stream is exempt from the response timeout, not from idleness.

@@ -2,7 +2,7 @@ using Timepoint.Gateway.Auth;
 
 namespace Timepoint.Gateway.Routing;
 
-/// <summary>Which budget a request spends (SPEC.md section 3).</summary>
+/// <summary>Which budget a request spends (docs/contract.md#3-every-request).</summary>
 public enum RateClass
 {
     /// <summary>No caller: per client address.</summary>

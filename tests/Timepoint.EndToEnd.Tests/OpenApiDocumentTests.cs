@@ -31,7 +31,7 @@ public sealed class OpenApiDocumentTests(PlatformFixture platform)
             "/api/v1/auth/api-keys/{id}/reroll", "/api/v1/users/me", "/api/v1/users/me/export", "/api/v1/users/me/timepoints",
             "/api/v1/users/resolve", "/api/v1/users/admin", "/api/v1/users/admin/{userId}", "/.well-known/openid-configuration",
             "/.well-known/jwks", "/connect/token", "/connect/authorize", "/connect/revoke", "/api/v1/credits/costs",
-            "/api/v1/credits/balance", "/api/v1/credits/history", "/api/v1/credits/admin/grant", "/api/v1/timepoints/generate/sync",
+            "/api/v1/credits/balance", "/api/v1/credits/history", "/api/v1/credits/usage", "/api/v1/auth/api-keys/{id}/usage", "/api/v1/credits/admin/grant", "/api/v1/timepoints/generate/sync",
             "/api/v1/timepoints/generate", "/api/v1/timepoints/generate/stream", "/api/v1/timepoints", "/api/v1/timepoints/{id}",
             "/api/v1/clockchain/stats", "/api/v1/clockchain/moments", "/api/v1/conductor/pro/simulate", "/health",
         ];
