@@ -68,8 +68,10 @@ var identity = builder.AddProject<Projects.Timepoint_Identity>("identity")
     .WithNamedUrls("Identity (internal)")
     .WithRevokeSessionsCommand(identityKeys)
     .WithDisableUserCommands(identityKeys)
+    .WithSetTierCommand(identityKeys)
     .WithRotateSigningKeyCommand(identityKeys)
-    .WithResetDemoDataCommand(identityKeys);
+    .WithResetDemoDataCommand(identityKeys)
+    .WithRetryOutboxCommand(identityKeys);
 
 gateway
     .WithReference(redis).WaitFor(redis)

@@ -56,7 +56,7 @@ public sealed class EdgeRequest
     /// <summary>The backend could not be reached or did not answer in time: the edge answered with this problem instead.</summary>
     public EdgeProblem? Failure { get; private set; }
 
-    /// <summary>Credits are reserved for this call; the backend is told (X-Gateway-Metered) and the reservation settled after.</summary>
+    /// <summary>Credits are reserved for this call; the backend is told (the signed X-Gateway-Reservation and X-Gateway-Price) and the reservation settled after.</summary>
     public bool Metered => ReservationId is not null;
 
     public Guid? ReservationId { get; private set; }

@@ -48,7 +48,13 @@ public static class IdentityServices
         builder.Services.AddHostedService<DemoUsers.Sweeper>();
         builder.Services.AddScoped<SessionRevocations>();
         builder.Services.AddHostedService<SessionRevocationSweeper>();
+        builder.Services.AddOptions<PruningOptions>().BindConfiguration(PruningOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddScoped<TokenPruning>();
+        builder.Services.AddHostedService<TokenPruning.Schedule>();
+        builder.Services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<Outbox>();
+        builder.Services.AddSingleton<OutboxMonitor>();
+        builder.Services.AddHealthChecks().AddCheck<OutboxMonitor>("outbox", failureStatus: Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded);
         builder.Services.AddHostedService<OutboxDelivery>();
         builder.AddServiceClient<ICreditsInternalApi>("credits", ServiceJson.Default);
         builder.AddServiceClient<IFlashInternalApi>("flash", ServiceJson.Default);

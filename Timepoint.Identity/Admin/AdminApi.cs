@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
 using Timepoint.Identity.Auth;
 using Timepoint.Identity.Data;
+using Timepoint.Identity.Downstream;
 using Timepoint.Identity.Sessions;
 using Timepoint.Identity.Users;
 
@@ -19,6 +20,8 @@ public static class AdminApi
         var admin = app.MapGroup("/internal/identity/admin").RequireAdminKey();
         admin.MapPost("/users/{userId:guid}/sessions/revoke", RevokeSessions);
         admin.MapPost("/demo/reset", ResetDemo);
+        admin.MapGet("/outbox", OutboxStatus);
+        admin.MapPost("/outbox/retry", RetryDeadLetters);
         return app;
     }
 
@@ -59,6 +62,31 @@ public static class AdminApi
         loggers.CreateLogger(typeof(AdminApi)).LogInformation("Admin reset the demo data: deleted {Count} demo users", deleted.Count);
         return TypedResults.Ok(new ResetDemoResponse(deleted));
     }
+
+    /// <summary>The outbox's backlog and its dead letters (the oldest 100), for an operator deciding whether to retry.</summary>
+    private static async Task<Ok<OutboxStatusResponse>> OutboxStatus(IdentityDbContext db, OutboxMonitor monitor, CancellationToken ct)
+    {
+        var backlog = await monitor.ReadAsync(db, ct);
+        var dead = await db.Outbox.AsNoTracking().Where(m => m.DeadAt != null).OrderBy(m => m.CreatedAt).Take(100)
+            .Select(m => new DeadLetter(m.Id, m.Kind, m.UserId, m.Attempts, m.LastError, m.CreatedAt, m.DeadAt!.Value)).ToListAsync(ct);
+        return TypedResults.Ok(new OutboxStatusResponse(backlog.Pending, backlog.Dead, backlog.OldestCreatedAt, dead));
+    }
+
+    /// <summary>Every dead letter is tried again at once, with a fresh set of attempts (the dashboard's Retry outbox dead letters).</summary>
+    private static async Task<Ok<RetryDeadLettersResponse>> RetryDeadLetters(IdentityDbContext db, OutboxMonitor monitor, Outbox outbox,
+        ILoggerFactory loggers, CancellationToken ct)
+    {
+        var retried = await monitor.RetryDeadLettersAsync(db, ct);
+        outbox.Signal();
+        loggers.CreateLogger(typeof(AdminApi)).LogInformation("Admin retried {Count} outbox dead letters", retried);
+        return TypedResults.Ok(new RetryDeadLettersResponse(retried));
+    }
+
+    public sealed record OutboxStatusResponse(int Pending, int Dead, DateTimeOffset? OldestCreatedAt, List<DeadLetter> DeadLetters);
+
+    public sealed record DeadLetter(Guid Id, string Kind, Guid UserId, int Attempts, string? LastError, DateTimeOffset CreatedAt, DateTimeOffset DeadAt);
+
+    public sealed record RetryDeadLettersResponse(int Retried);
 
     public sealed record RevokeSessionsResponse(Guid UserId, long RevokedTokens, long RevokedAuthorizations);
 

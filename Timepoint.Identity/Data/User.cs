@@ -14,6 +14,9 @@ public sealed class User
     /// <summary>free | pro | enterprise: picks the user's rate-limit tier at the edge.</summary>
     public string Tier { get; set; } = Tiers.Free;
 
+    /// <summary>When an operator last set <see cref="Tier"/>: the edge reads recent changes with the revoked sessions.</summary>
+    public DateTimeOffset? TierChangedAt { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset LastSeenAt { get; set; }
@@ -84,4 +87,7 @@ public sealed class OutboxMessage
     public string? LastError { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>Set when the attempts ran out: no longer tried until an operator retries it (the dashboard command).</summary>
+    public DateTimeOffset? DeadAt { get; set; }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Refit;
 using Timepoint.Identity.Data;
 
@@ -17,6 +18,14 @@ public interface ICreditsInternalApi
     /// <summary>The user's balance and whole ledger, for the account export.</summary>
     [Get("/internal/credits/users/{userId}/export")]
     Task<JsonElement> ExportUserAsync(Guid userId, CancellationToken cancellationToken);
+
+    /// <summary>What each of the user's API keys spent today, this month and ever: <c>[{api_key_id, day, month, total}]</c>.</summary>
+    [Get("/internal/credits/users/{userId}/api-keys/spending")]
+    Task<JsonElement> KeySpendingAsync(Guid userId, CancellationToken cancellationToken);
+
+    /// <summary>One key's days: <c>[{date, requests, refused, credits_charged}]</c>, every day of the range.</summary>
+    [Get("/internal/credits/users/{userId}/api-keys/{keyId}/usage")]
+    Task<JsonElement> KeyUsageAsync(Guid userId, Guid keyId, [Query] string from, [Query] string to, CancellationToken cancellationToken);
 }
 
 public interface IFlashInternalApi
@@ -44,7 +53,8 @@ public sealed record AccountRequest(Guid UserId);
 
 /// <summary>
 /// Calls to other services that must happen even if they are down right now: written in the same transaction as the
-/// change that needs them, delivered by <see cref="OutboxDelivery"/> with retries until they succeed.
+/// change that needs them, delivered by <see cref="OutboxDelivery"/> with retries; a message that fails
+/// <see cref="OutboxOptions.MaxAttempts"/> times becomes a dead letter, kept until an operator retries it.
 /// </summary>
 public sealed class Outbox(TimeProvider clock)
 {
@@ -73,11 +83,9 @@ public sealed class Outbox(TimeProvider clock)
     internal Task WaitAsync(TimeSpan timeout, CancellationToken ct) => signal.WaitAsync(timeout, ct);
 }
 
-public sealed class OutboxDelivery(IServiceScopeFactory scopes, Outbox outbox, TimeProvider clock, ILogger<OutboxDelivery> logger)
-    : BackgroundService
+public sealed class OutboxDelivery(IServiceScopeFactory scopes, Outbox outbox, OutboxMonitor monitor, IOptions<OutboxOptions> options,
+    TimeProvider clock, ILogger<OutboxDelivery> logger) : BackgroundService
 {
-    private static readonly TimeSpan Poll = TimeSpan.FromSeconds(5);
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
@@ -87,13 +95,16 @@ public sealed class OutboxDelivery(IServiceScopeFactory scopes, Outbox outbox, T
                 while (await DeliverBatchAsync(stoppingToken) > 0)
                 {
                 }
+
+                await using var scope = scopes.CreateAsyncScope();
+                await monitor.ReadAsync(scope.ServiceProvider.GetRequiredService<IdentityDbContext>(), stoppingToken);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 logger.LogWarning(ex, "Outbox delivery pass failed; retrying");
             }
 
-            await outbox.WaitAsync(Poll, stoppingToken);
+            await outbox.WaitAsync(options.Value.PollInterval, stoppingToken);
         }
     }
 
@@ -105,7 +116,7 @@ public sealed class OutboxDelivery(IServiceScopeFactory scopes, Outbox outbox, T
         var now = clock.GetUtcNow();
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
         var due = await db.Outbox
-            .FromSql($"SELECT * FROM outbox WHERE \"NextAttemptAt\" <= {now} ORDER BY \"NextAttemptAt\" LIMIT 20 FOR UPDATE SKIP LOCKED")
+            .FromSql($"SELECT * FROM outbox WHERE \"DeadAt\" IS NULL AND \"NextAttemptAt\" <= {now} ORDER BY \"NextAttemptAt\" LIMIT 20 FOR UPDATE SKIP LOCKED")
             .ToListAsync(ct);
         var delivered = 0;
         foreach (var message in due)
@@ -114,21 +125,41 @@ public sealed class OutboxDelivery(IServiceScopeFactory scopes, Outbox outbox, T
             {
                 await DeliverAsync(scope.ServiceProvider, message, ct);
                 db.Outbox.Remove(message);
+                monitor.Delivered(message.Kind, "delivered");
                 delivered++;
             }
             catch (Exception ex) when (ex is HttpRequestException or ApiException or TaskCanceledException && !ct.IsCancellationRequested)
             {
-                message.Attempts++;
-                message.LastError = ex.Message.Length > 500 ? ex.Message[..500] : ex.Message;
-                message.NextAttemptAt = now + TimeSpan.FromSeconds(Math.Min(300, Math.Pow(2, message.Attempts)));
-                logger.LogWarning("Outbox {Kind} for {UserId} failed (attempt {Attempts}); next try at {Next}: {Error}",
-                    message.Kind, message.UserId, message.Attempts, message.NextAttemptAt, message.LastError);
+                Failed(message, ex, now);
             }
         }
 
         await db.SaveChangesAsync(ct);
         await transaction.CommitAsync(ct);
         return delivered;
+    }
+
+    /// <summary>Tries again later with a doubling delay, until <see cref="OutboxOptions.MaxAttempts"/>: then it is a dead letter.</summary>
+    private void Failed(OutboxMessage message, Exception ex, DateTimeOffset now)
+    {
+        var settings = options.Value;
+        message.Attempts++;
+        message.LastError = ex.Message.Length > 500 ? ex.Message[..500] : ex.Message;
+        if (message.Attempts >= settings.MaxAttempts)
+        {
+            message.DeadAt = now;
+            monitor.Delivered(message.Kind, "dead_lettered");
+            logger.LogError("Outbox {Kind} for {UserId} failed {Attempts} times and is a dead letter now; retry it from the dashboard "
+                + "(identity: Retry outbox dead letters) once the cause is fixed. Last error: {Error}",
+                message.Kind, message.UserId, message.Attempts, message.LastError);
+            return;
+        }
+
+        var delay = TimeSpan.FromSeconds(Math.Pow(2, message.Attempts));
+        message.NextAttemptAt = now + (delay < settings.MaxBackoff ? delay : settings.MaxBackoff);
+        monitor.Delivered(message.Kind, "failed");
+        logger.LogWarning("Outbox {Kind} for {UserId} failed (attempt {Attempts} of {MaxAttempts}); next try at {Next}: {Error}",
+            message.Kind, message.UserId, message.Attempts, settings.MaxAttempts, message.NextAttemptAt, message.LastError);
     }
 
     private static Task DeliverAsync(IServiceProvider services, OutboxMessage message, CancellationToken ct) => message.Kind switch

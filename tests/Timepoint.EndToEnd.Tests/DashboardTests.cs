@@ -16,6 +16,7 @@ public sealed class DashboardTests(PlatformFixture platform)
     [InlineData("identity", AdminCommands.RevokeSessions)]
     [InlineData("identity", AdminCommands.RotateSigningKey)]
     [InlineData("identity", AdminCommands.ResetDemoData)]
+    [InlineData("identity", AdminCommands.RetryOutboxDeadLetters)]
     public void Admin_commands_are_on_their_resources_and_ask_for_confirmation(string resource, string command)
     {
         var annotation = Resource(resource).Annotations.OfType<ResourceCommandAnnotation>().SingleOrDefault(a => a.Name == command);
@@ -55,6 +56,16 @@ public sealed class DashboardTests(PlatformFixture platform)
 
         Assert.True(result.Success, result.Message);
         Assert.False(refresh.IsSuccessStatusCode);
+    }
+
+    [Fact]
+    public async Task Retry_outbox_dead_letters_command_reaches_identitys_admin_endpoint()
+    {
+        var result = await ExecuteAsync("identity", AdminCommands.RetryOutboxDeadLetters);
+
+        // A healthy platform has no dead letter; OutboxTests shows a retried one delivered.
+        Assert.True(result.Success, result.Message);
+        Assert.Contains("\"retried\":", result.Data?.Value ?? "", StringComparison.Ordinal);
     }
 
     [Fact]

@@ -16,7 +16,7 @@ public class IdentityFactory : ServiceFactory<Program>, IAsyncLifetime
     /// <summary>The Redis identity runs on: the one test server, or the test cluster.</summary>
     protected virtual RedisFlavour Redis => RedisFlavour.Server;
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         await UseDatabaseAsync("identitydb");
         await UseRedisAsync(flavour: Redis);
