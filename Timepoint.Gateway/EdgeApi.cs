@@ -8,6 +8,11 @@ public static class EdgeApi
     /// <summary>Browsers may call from the configured origins, never the interactive authorization endpoint.</summary>
     public static WebApplication UseEdgeCors(this WebApplication app)
     {
+        if (app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.Attribution.IsOff(AttributionOptions.Cors))
+        {
+            return app;
+        }
+
         app.UseWhen(context => !context.Request.Path.StartsWithSegments("/connect/authorize"),
             branch => branch.UseCors(GatewayServices.CorsPolicy));
         return app;
@@ -45,8 +50,16 @@ public static class EdgeApi
         app.Map("/internal/{**rest}", () => Problems.Forbidden("Internal routes are not reachable from outside."));
 
         var pipeline = app.Services.GetRequiredService<EdgePipeline>();
-        var policies = RoutePolicy.Build(app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value);
-        app.MapReverseProxy(proxy => proxy.Use((context, forward) => pipeline.InvokeAsync(context, () => forward(context))))
+        var options = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        var policies = RoutePolicy.Build(options);
+        var bare = options.Attribution.IsOff(AttributionOptions.Pipeline);
+        app.MapReverseProxy(proxy =>
+            {
+                if (!bare)
+                {
+                    proxy.Use((context, forward) => pipeline.InvokeAsync(context, () => forward(context)));
+                }
+            })
             // Each route's endpoint carries its policy, so a request finds it with one look-up.
             .ConfigureEndpoints((endpoint, route) => endpoint.WithMetadata(policies[route.RouteId]));
 

@@ -11,13 +11,17 @@ namespace Timepoint.Gateway;
 /// and nothing after it runs. Before this, for every request: header hygiene (<see cref="HeaderHygiene"/>), HSTS and CORS.
 /// </summary>
 public sealed class EdgePipeline(EdgeRequestLog log, EdgeAuthentication authentication, RateLimiting rateLimiting,
-    UpstreamErrors upstream, CreditsMetering metering)
+    UpstreamErrors upstream, CreditsMetering metering, Microsoft.Extensions.Options.IOptions<GatewayOptions> options)
 {
+    // Concerns bench/run's attribution mode turns off (Gateway:Attribution:Off); both on in any real deployment.
+    private readonly bool limits = !options.Value.Attribution.IsOff(AttributionOptions.RateLimits);
+    private readonly bool scope = !options.Value.Attribution.IsOff(AttributionOptions.LogScope);
+
     public async Task InvokeAsync(HttpContext context, Func<Task> forward)
     {
         // The request's model: its route's policy (one look-up), request id and client, and one log scope for all of it.
         var edge = EdgeRequest.Begin(context);
-        using (log.Begin(edge))
+        using (scope ? log.Begin(edge) : null)
         {
             await CheckAndForwardAsync(edge, forward);
 
@@ -36,7 +40,11 @@ public sealed class EdgePipeline(EdgeRequestLog log, EdgeAuthentication authenti
         }
 
         // 2. The caller's (or the address's) budget.
-        await rateLimiting.AdmitAsync(edge);
+        if (limits)
+        {
+            await rateLimiting.AdmitAsync(edge);
+        }
+
         if (edge.Refused)
         {
             return;

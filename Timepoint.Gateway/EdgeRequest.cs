@@ -64,9 +64,6 @@ public sealed class EdgeRequest
     /// <summary>What the reservation charged (stands only on the backend's 2xx).</summary>
     public long Charged { get; private set; }
 
-    /// <summary>The request's model: the one <see cref="EdgePipeline"/> began.</summary>
-    public static EdgeRequest Of(HttpContext context) => context.Features.Get<EdgeRequest>()!;
-
     /// <summary>The model of a request on a proxied route; its policy is the YARP endpoint's metadata.</summary>
     public static EdgeRequest Begin(HttpContext context)
     {

@@ -63,6 +63,42 @@ public sealed class GatewayOptions
     public RevocationOptions Revocations { get; set; } = new();
 
     public RequestLogOptions RequestLog { get; set; } = new();
+
+    public AttributionOptions Attribution { get; set; } = new();
+}
+
+/// <summary>
+/// Section <c>Gateway:Attribution</c>: concerns of the edge turned off to measure what each costs (<c>bench/run</c>'s
+/// attribution mode). Never on a public edge: with an https <see cref="GatewayOptions.PublicUrl"/> the edge does not start.
+/// </summary>
+public sealed class AttributionOptions
+{
+    /// <summary>The rate limiter is not asked.</summary>
+    public const string RateLimits = "rate-limits";
+
+    /// <summary>Client-sent identity and trust headers are not looked for (the request id and client address still are).</summary>
+    public const string HeaderHygiene = "header-hygiene";
+
+    /// <summary>No CORS branch in the pipeline.</summary>
+    public const string Cors = "cors";
+
+    /// <summary>No log scope a request (its records lose the request's fields).</summary>
+    public const string LogScope = "log-scope";
+
+    /// <summary>
+    /// No <see cref="EdgePipeline"/> at all: no authentication, limits, metering or request log; requests are forwarded with
+    /// their request id and client only (backends refuse what needs a caller).
+    /// </summary>
+    public const string Pipeline = "pipeline";
+
+    public static readonly string[] Concerns = [RateLimits, HeaderHygiene, Cors, LogScope, Pipeline];
+
+    /// <summary>Comma-separated concerns (<see cref="Concerns"/>) that are off; empty in any real deployment.</summary>
+    public string? Off { get; set; }
+
+    public IEnumerable<string> OffList => (Off ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
+    public bool IsOff(string concern) => OffList.Contains(concern);
 }
 
 /// <summary>
@@ -119,6 +155,13 @@ public sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions>
         if (options.RequestLog.SlowThreshold <= TimeSpan.Zero)
         {
             failures.Add("Gateway:RequestLog:SlowThreshold must be more than zero (e.g. 00:00:01).");
+        }
+
+        failures.AddRange(options.Attribution.OffList.Where(c => !AttributionOptions.Concerns.Contains(c)).Select(c =>
+            $"Gateway:Attribution:Off: '{c}' is not a concern of the edge (one of: {string.Join(", ", AttributionOptions.Concerns)})."));
+        if (options.Attribution.OffList.Any() && options.PublicUrl?.Scheme == Uri.UriSchemeHttps)
+        {
+            failures.Add("Gateway:Attribution:Off is for measuring only and never set on a public (https) edge.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -18,14 +18,16 @@ public static partial class HeaderHygiene
     public static WebApplication UseHeaderHygiene(this WebApplication app)
     {
         var trusted = app.Services.GetRequiredService<TrustedProxies>();
-        var forwardFailureInjection = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.ForwardFailureInjection;
+        var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value;
+        var forwardFailureInjection = options.ForwardFailureInjection;
+        var scan = !options.Attribution.IsOff(AttributionOptions.HeaderHygiene);
         app.Use((context, next) =>
         {
             var headers = context.Request.Headers;
             var client = ClientAddress.Resolve(context.Connection.RemoteIpAddress,
                 trusted.IsEmpty ? default : headers[GatewayHeaders.ForwardedFor], trusted);
             List<string>? spoofed = null;
-            foreach (var name in headers.Keys)
+            foreach (var name in scan ? headers.Keys : [])
             {
                 if (IsTrustHeader(name) || (!forwardFailureInjection && IsFailureInjectionHeader(name)))
                 {

@@ -39,21 +39,23 @@ public sealed class IdentityForwarding(IOptions<GatewayTrustOptions> trust, Time
         // Added after the route's own transforms, so context.Path is already the backend's path.
         context.AddRequestTransform(transform =>
         {
-            var edge = EdgeRequest.Of(transform.HttpContext);
-            var caller = edge.Caller;
+            // No request model only when bench/run measures the edge without its pipeline (Gateway:Attribution:Off).
+            var edge = transform.HttpContext.Features.Get<EdgeRequest>();
+            var arrival = EdgeArrival.Of(transform.HttpContext);
+            var caller = edge?.Caller;
             var forward = new GatewayForward(
                 transform.ProxyRequest.Method.Method,
                 (transform.Path.HasValue ? transform.Path.Value! : "/") + transform.Query.QueryString.Value,
-                edge.RequestId,
+                arrival.RequestId,
                 GatewayForward.NewNonce(),
                 clock.GetUtcNow().ToUnixTimeSeconds(),
-                edge.Client.Address?.ToString() ?? "",
+                arrival.Client.Address?.ToString() ?? "",
                 caller?.UserId.ToString() ?? "",
                 caller?.Method ?? "",
                 caller?.ApiKeyId ?? "",
                 caller?.SessionId ?? "",
-                edge.ReservationId?.ToString() ?? "",
-                edge.Metered ? edge.Charged.ToString(CultureInfo.InvariantCulture) : "");
+                edge?.ReservationId?.ToString() ?? "",
+                edge is { Metered: true } ? edge.Charged.ToString(CultureInfo.InvariantCulture) : "");
             var headers = transform.ProxyRequest.Headers;
             foreach (var (name, value) in forward.Headers(trust.Value.Secret))
             {

@@ -137,7 +137,7 @@ public sealed class TelemetrySamplingTests : EdgeHarness
     }
 
     [Fact]
-    public void Outside_Development_the_documented_defaults_apply_and_a_ratio_outside_0_to_1_stops_the_edge()
+    public void Outside_Development_the_documented_defaults_apply()
     {
         var (_, _, services) = Start("Production");
         var environment = services.GetRequiredService<IHostEnvironment>();
@@ -147,25 +147,32 @@ public sealed class TelemetrySamplingTests : EdgeHarness
         Assert.Equal($"ParentBased{{TraceIdRatioBasedSampler{{{TelemetryOptions.ProductionTraceSampleRatio:F6}}}}}", SamplerOf(services).Description);
         Assert.Equal(RequestLogOptions.ProductionSuccessSampleRatio,
             services.GetRequiredService<IOptions<GatewayOptions>>().Value.RequestLog.SuccessSampleRatioIn(environment));
+    }
 
-        var traceRatio = Assert.ThrowsAny<Exception>(() => Start("Production", ("Telemetry:TraceSampleRatio", "1.5")).Client.Dispose());
-        Assert.Contains("Telemetry:TraceSampleRatio", traceRatio.ToString(), StringComparison.Ordinal);
-        var logRatio = Assert.ThrowsAny<Exception>(() => Start("Production", ("Gateway:RequestLog:SuccessSampleRatio", "-0.1")).Client.Dispose());
-        Assert.Contains("Gateway:RequestLog:SuccessSampleRatio", logRatio.ToString(), StringComparison.Ordinal);
+    [Theory]
+    [InlineData("Telemetry:TraceSampleRatio", "1.5")]
+    [InlineData("Gateway:RequestLog:SuccessSampleRatio", "-0.1")]
+    [InlineData("Gateway:RequestLog:SlowThreshold", "00:00:00")]
+    [InlineData("Gateway:Attribution:Off", "authentication")]
+    public void A_setting_out_of_range_stops_the_edge_at_start_naming_it(string setting, string value) =>
+        PublicUrls.AssertRefusedAtStart(gateway, setting, value);
+
+    [Fact]
+    public void Concerns_turned_off_for_measuring_stop_a_public_https_edge_at_start()
+    {
+        using var started = gateway.WithWebHostBuilder(b => b.UseSetting("Gateway:PublicUrl", "https://api.example.com/")
+            .UseSetting("Gateway:Attribution:Off", "rate-limits"));
+
+        var failure = Assert.ThrowsAny<Exception>(() => started.CreateClient());
+
+        Assert.Contains("Gateway:Attribution:Off", failure.ToString(), StringComparison.Ordinal);
     }
 
     public override async Task DisposeAsync()
     {
         foreach (var factory in factories)
         {
-            try
-            {
-                await factory.DisposeAsync();
-            }
-            catch (Exception)
-            {
-                // A factory whose host failed to start (the validation case) has nothing left to stop.
-            }
+            await factory.DisposeAsync();
         }
 
         await base.DisposeAsync();
