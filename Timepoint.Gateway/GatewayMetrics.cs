@@ -63,7 +63,10 @@ public sealed class GatewayMetrics
     public void RateLimitFallback() => rateLimitFallbacks.Add(1);
 
     public void JwksRefreshed(string reason, bool success) =>
-        jwksRefreshes.Add(1, new TagList { { "reason", reason }, { "success", success } });
+        jwksRefreshes.Add(1, new TagList { { "reason", reason }, { "success", success ? True : False } });
+
+    private static readonly object True = true;
+    private static readonly object False = false;
 
     public void ApiKeyCacheLookup(bool hit)
     {
@@ -84,5 +87,10 @@ public sealed class GatewayMetrics
     public void ObserveRevokedSessions(Func<int> count) => revokedSessions = count;
 
     public void Upstream(string route, int status, TimeSpan elapsed) =>
-        upstreamDuration.Record(elapsed.TotalSeconds, new TagList { { "route", route }, { "status", status } });
+        upstreamDuration.Record(elapsed.TotalSeconds, new TagList { { "route", route }, { "status", Status(status) } });
+
+    // HTTP statuses boxed once, so a tag costs no allocation a request.
+    private static readonly object[] Statuses = [.. Enumerable.Range(0, 600).Select(status => (object)status)];
+
+    private static object Status(int status) => (uint)status < Statuses.Length ? Statuses[status] : status;
 }

@@ -36,6 +36,10 @@ public static class GatewayServices
             client.MaxResponseContentBufferSize = IdentityKeys.MaxDocumentBytes;
         });
         builder.Services.AddSingleton<IdentityKeys>();
+
+        // The edge's OpenAPI document: each backend's own, read when first asked for and merged through the routing table.
+        builder.Services.AddHttpClient(EdgeOpenApiDocument.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10));
+        builder.Services.AddSingleton<EdgeOpenApiDocument>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IdentityKeys>());
         builder.Services.AddSingleton<JwtValidator>();
 

@@ -41,7 +41,7 @@ public sealed class GatewayTrustOptions
     public bool AcceptV1 { get; set; }
 }
 
-/// <summary>The headers the edge adds; <see cref="GatewayForward"/> signs them (v2, SPEC.md section 3).</summary>
+/// <summary>The headers the edge adds; <see cref="GatewayForward"/> signs them (v2, docs/contract.md#3-every-request).</summary>
 public static class GatewayHeaders
 {
     public const string UserId = "X-User-ID";
@@ -207,11 +207,12 @@ public static class GatewayTrustExtensions
         return app;
     }
 
-    /// <summary>The endpoints need a user who signed in with a JWT (not an API key): SPEC's <c>jwt</c> routes.</summary>
+    /// <summary>The endpoints need a user who signed in with a JWT (not an API key): the contract's <c>jwt</c> routes.</summary>
     public static TBuilder RequireJwtUser<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.RequireAuthorization(policy => policy.AddAuthenticationSchemes(GatewayClaims.Scheme)
             .RequireAuthenticatedUser()
-            .RequireClaim(GatewayClaims.AuthMethod, "jwt"));
+            .RequireClaim(GatewayClaims.AuthMethod, "jwt"))
+            .WithMetadata(new CallerCredentials(ServiceOpenApi.Bearer));
 
     /// <summary>
     /// A metered endpoint: it works only for a call the edge reserved credits for (a signed reservation and price), so a
@@ -224,7 +225,8 @@ public static class GatewayTrustExtensions
 
     /// <summary>The endpoints need a user the gateway vouched for; none is a 401 <c>auth.missing</c>.</summary>
     public static TBuilder RequireGatewayUser<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
-        builder.RequireAuthorization(policy => policy.AddAuthenticationSchemes(GatewayClaims.Scheme).RequireAuthenticatedUser());
+        builder.RequireAuthorization(policy => policy.AddAuthenticationSchemes(GatewayClaims.Scheme).RequireAuthenticatedUser())
+            .WithMetadata(new CallerCredentials(ServiceOpenApi.Bearer, ServiceOpenApi.ApiKey));
 }
 
 internal sealed class GatewayAuthenticationHandler(

@@ -5,7 +5,7 @@ using Timepoint.Gateway.Routing;
 namespace Timepoint.Gateway.Limits;
 
 /// <summary>
-/// Picks the budget of a proxied request (SPEC.md section 3): anonymous per client address, authenticated per user (JWT
+/// Picks the budget of a proxied request (docs/contract.md#3-every-request): anonymous per client address, authenticated per user (JWT
 /// or any of the user's API keys alike) with read and write classes, metered calls by the user's tier. Every limited
 /// response carries X-RateLimit-* headers.
 /// </summary>

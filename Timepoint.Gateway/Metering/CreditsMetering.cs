@@ -32,7 +32,7 @@ public sealed record Reservation(Guid ReservationId, string Operation, long Char
 public sealed record RefundRequest(string Reason);
 
 /// <summary>
-/// Metered routes (SPEC.md section 4): reserve the cost before forwarding, let the charge stand on the backend's 2xx,
+/// Metered routes (docs/contract.md#4-credits): reserve the cost before forwarding, let the charge stand on the backend's 2xx,
 /// refund it exactly once on anything else (5xx, timeout, a backend that cut the connection, or a stream the backend ended
 /// before <c>done</c>). A client that goes away once the call is forwarded changes nothing: the backend's answer decides. With an
 /// Idempotency-Key a retry is not charged again: it gets the first outcome, or 409 while the first is in flight.

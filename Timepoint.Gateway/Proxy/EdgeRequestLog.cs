@@ -1,14 +1,17 @@
 using System.Collections;
 using System.Diagnostics;
+using Microsoft.Extensions.Options;
 
 namespace Timepoint.Gateway.Proxy;
 
 /// <summary>
 /// Puts the request id, client address (the one the limits use), route, auth method and user id on every log record written while the edge handles a proxied
-/// request (as a logging scope, which the dashboard shows as attributes), and writes one line when it is answered.
+/// request (as a logging scope, which the dashboard shows as attributes), and ends the request with one line: always when it
+/// was refused, failed, slow or metered; for other successes at <see cref="RequestLogOptions.SuccessSampleRatio"/>.
 /// Never a credential: only what the edge derived from it.
 /// </summary>
-public sealed partial class EdgeRequestLog(ILogger<EdgeRequestLog> logger, GatewayMetrics metrics)
+public sealed partial class EdgeRequestLog(ILogger<EdgeRequestLog> logger, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options,
+    IHostEnvironment environment)
 {
     /// <summary>One scope for the whole request: every record written while the edge handles it carries the request's fields.</summary>
     public IDisposable? Begin(EdgeRequest edge) => logger.BeginScope(new RequestScope(edge));
@@ -17,20 +20,33 @@ public sealed partial class EdgeRequestLog(ILogger<EdgeRequestLog> logger, Gatew
     public void End(EdgeRequest edge)
     {
         var context = edge.Context;
-        var elapsed = Stopwatch.GetElapsedTime(edge.StartedAt).TotalMilliseconds;
+        var elapsed = Stopwatch.GetElapsedTime(edge.StartedAt);
         if (edge.Refusal is { } refusal)
         {
             metrics.Refused(edge.Route.Id, refusal.Code);
-            Refused(logger, context.Request.Method, edge.Route.Id, context.Response.StatusCode, refusal.Code, elapsed);
+            Refused(logger, context.Request.Method, edge.Route.Id, context.Response.StatusCode, refusal.Code, elapsed.TotalMilliseconds);
         }
         else if (edge.Failure is { } failure)
         {
-            Failed(logger, context.Request.Method, edge.Route.Id, context.Response.StatusCode, failure.Code, elapsed);
+            Failed(logger, context.Request.Method, edge.Route.Id, context.Response.StatusCode, failure.Code, elapsed.TotalMilliseconds);
         }
-        else
+        else if (Logs(edge, context.Response.StatusCode, elapsed))
         {
-            Answered(logger, context.Request.Method, edge.Route.Id, context.Response.StatusCode, elapsed);
+            Answered(logger, context.Request.Method, edge.Route.Id, context.Response.StatusCode, elapsed.TotalMilliseconds);
         }
+    }
+
+    /// <summary>Whether an answered request gets its line: a backend's 5xx, a slow or a metered call always; the rest at the ratio.</summary>
+    private bool Logs(EdgeRequest edge, int status, TimeSpan elapsed)
+    {
+        var settings = options.CurrentValue.RequestLog;
+        if (status >= 500 || edge.Route.MeteredOperation is not null || elapsed >= settings.SlowThreshold)
+        {
+            return true;
+        }
+
+        var ratio = settings.SuccessSampleRatioIn(environment);
+        return ratio >= 1 || (ratio > 0 && Random.Shared.NextDouble() < ratio);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Answered {Method} {Route} with {Status} in {ElapsedMs:0.0} ms")]
