@@ -43,6 +43,10 @@ public sealed class GatewayOptions
     [Range(0, 10_000_000)]
     public int ValidatedTokenCacheSize { get; set; } = 100_000;
 
+    /// <summary>API-key verdicts remembered (by the key's hash, 30 s valid, 10 s unknown); beyond it a key is looked up at identity each time.</summary>
+    [Range(1, 10_000_000)]
+    public int ApiKeyVerdictCacheSize { get; set; } = 200_000;
+
     /// <summary>Origins allowed to call from a browser; <c>https://*.example.com</c> matches subdomains.</summary>
     public List<string> CorsOrigins { get; set; } = [];
 
@@ -131,6 +135,12 @@ public sealed class RevocationOptions
 
     /// <summary>A list not read for this long makes the edge degraded.</summary>
     public TimeSpan StaleAfter { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// The most revoked sessions held (about 150 bytes each). Identity's list beyond it fails closed: no access token is
+    /// accepted (503, unhealthy) until enough have expired (<see cref="Auth.SessionRevocationList"/>).
+    /// </summary>
+    public int MaxSessions { get; set; } = 500_000;
 }
 
 /// <summary>Stops the edge at start when a trusted proxy is neither an address nor a CIDR network.</summary>
@@ -145,6 +155,11 @@ public sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions>
         if (options.Revocations.PollInterval < TimeSpan.FromMilliseconds(100) || options.Revocations.PollInterval > TimeSpan.FromMinutes(1))
         {
             failures.Add("Gateway:Revocations:PollInterval must be between 00:00:00.100 and 00:01:00.");
+        }
+
+        if (options.Revocations.MaxSessions < 1)
+        {
+            failures.Add("Gateway:Revocations:MaxSessions must be at least 1.");
         }
 
         if (options.RequestLog.SuccessSampleRatio is < 0 or > 1)

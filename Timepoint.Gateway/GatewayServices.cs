@@ -33,6 +33,7 @@ public static class GatewayServices
         {
             client.BaseAddress = new Uri(options.Destinations.GetValueOrDefault(EdgeRoutes.Identity) ?? "http://identity");
             client.Timeout = TimeSpan.FromSeconds(5);
+            client.MaxResponseContentBufferSize = IdentityKeys.MaxDocumentBytes;
         });
         builder.Services.AddSingleton<IdentityKeys>();
 

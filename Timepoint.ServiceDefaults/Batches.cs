@@ -18,6 +18,12 @@ public sealed class Batches<TKey, TItem, TResult>(Func<TKey, IReadOnlyList<TItem
 
     public int MaxBatch { get; } = maxBatch > 0 ? maxBatch : throw new ArgumentOutOfRangeException(nameof(maxBatch));
 
+    /// <summary>
+    /// Keys with items waiting or running now. Bounded by construction: a lane goes as soon as it has drained, so there
+    /// are never more lanes (or waiting items) than callers waiting for a result.
+    /// </summary>
+    public int Lanes => lanes.Count;
+
     /// <summary>The item's result, from the batch it ran in.</summary>
     public Task<TResult> RunAsync(TKey key, TItem item)
     {

@@ -94,6 +94,11 @@ public static class GatewayVerification
         var headers = request.Headers;
         if (headers[GatewayHeaders.Signature].Count == 0)
         {
+            if (trust.AcceptV1 && headers.ContainsKey(GatewayHeaders.ClientSignature) && !headers.ContainsKey(GatewayHeaders.UserId))
+            {
+                return VerifyV1(request, trust, now); // an anonymous v1 forward: its client address alone is signed
+            }
+
             return GatewayForward.SignedOnly.Any(headers.ContainsKey)
                 ? new GatewayVerdict(null, "Gateway headers without the gateway's signature.")
                 : GatewayVerdict.Unsigned;
@@ -201,6 +206,14 @@ public static class GatewayVerification
             && GatewayHeaders.VerifyV1(timestamp, headers[GatewayHeaders.ClientSignature][0], now, maxAge,
                 seconds => GatewayHeaders.SignClientV1(trust.Secret, request.Method, path, forwarded[0]!, seconds))
             ? forwarded[0]! : "";
+        if (headers[GatewayHeaders.Signature].Count == 0)
+        {
+            return client.Length > 0
+                ? new GatewayVerdict(new GatewayForward(request.Method, path + request.QueryString.Value,
+                    headers[GatewayHeaders.RequestId].FirstOrDefault() ?? "", "", long.Parse(timestamp!, CultureInfo.InvariantCulture), client))
+                : GatewayVerdict.Unsigned;
+        }
+
         var user = headers[GatewayHeaders.UserId] is [{ } id] ? id : null;
         if (user is null || !Guid.TryParse(user, out _)
             || !GatewayHeaders.VerifyV1(timestamp, headers[GatewayHeaders.Signature][0], now, maxAge,

@@ -42,6 +42,19 @@ public class SharedRateLimiter(IConnectionMultiplexer redis, TimeProvider clock,
     /// </summary>
     public int MaxLeaseHolders { get; init; } = 100_000;
 
+    /// <summary>
+    /// The most per-replica counters kept while Redis is unreachable (one per caller and bucket; those of past windows go
+    /// first). Beyond it, new callers of a bucket share one counter for the rest of the window: memory stays bounded
+    /// (at most this many plus one per bucket) and the limits get stricter, never looser.
+    /// </summary>
+    public int MaxLocalCounters { get; init; } = 100_000;
+
+    /// <summary>Callers holding leases now (at most <see cref="MaxLeaseHolders"/>, give or take the hits racing to add one).</summary>
+    public int LeaseHolders => (int)Volatile.Read(ref leaseCount);
+
+    /// <summary>Per-replica counters kept for the time Redis is unreachable.</summary>
+    public int LocalCounters => local.Count;
+
     // A lease used up faster than this asks for twice as many units next time; a slower one for half.
     private static readonly TimeSpan BusyLease = TimeSpan.FromMilliseconds(100);
 
@@ -67,6 +80,7 @@ public class SharedRateLimiter(IConnectionMultiplexer redis, TimeProvider clock,
     private readonly ConcurrentDictionary<(string Bucket, string Subject), Lease> leases = new();
     private long leaseCount;
     private readonly ConcurrentDictionary<string, LocalWindow> local = new();
+    private long lastLocalSweep;
     private long lastFallbackLog;
 
     public async ValueTask<RateDecision> HitAsync(string bucket, string subject, int limit)
@@ -136,7 +150,7 @@ public class SharedRateLimiter(IConnectionMultiplexer redis, TimeProvider clock,
 
             if (!await refill)
             {
-                return Decide(CountLocally($"{bucket}:{subject}", window), limit, now, resetAt);
+                return Decide(CountLocally(bucket, subject, window), limit, now, resetAt);
             }
         }
     }
@@ -206,7 +220,7 @@ public class SharedRateLimiter(IConnectionMultiplexer redis, TimeProvider clock,
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             Fallback(ex);
-            return Decide(CountLocally($"{bucket}:{subject}", window), limit, now, resetAt);
+            return Decide(CountLocally(bucket, subject, window), limit, now, resetAt);
         }
     }
 
@@ -272,13 +286,29 @@ public class SharedRateLimiter(IConnectionMultiplexer redis, TimeProvider clock,
         }
     }
 
-    private long CountLocally(string key, long window)
+    private long CountLocally(string bucket, string subject, long window)
     {
-        if (local.Count > 100_000)
+        var key = $"{bucket}:{subject}";
+        if (local.Count >= MaxLocalCounters && !local.ContainsKey(key))
         {
-            foreach (var stale in local.Where(p => p.Value.Window < window).Select(p => p.Key).ToList())
+            var now = Environment.TickCount64;
+            var last = Interlocked.Read(ref lastLocalSweep);
+            if (now - last >= 1000 && Interlocked.CompareExchange(ref lastLocalSweep, now, last) == last)
             {
-                local.TryRemove(stale, out _);
+                foreach (var (stale, counted) in local)
+                {
+                    if (counted.Window < window)
+                    {
+                        local.TryRemove(new KeyValuePair<string, LocalWindow>(stale, counted));
+                    }
+                }
+            }
+
+            if (local.Count >= MaxLocalCounters)
+            {
+                // Full of this window's callers: a new one shares its bucket's overflow counter until the window turns,
+                // stricter for it, never looser.
+                key = $"{bucket}:*";
             }
         }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
 using Refit;
 using StackExchange.Redis;
 
@@ -27,14 +28,24 @@ public sealed class ApiKeyVerifier(
     IConnectionMultiplexer redis,
     TimeProvider clock,
     GatewayMetrics metrics,
+    IOptions<GatewayOptions> options,
     ILogger<ApiKeyVerifier> logger) : BackgroundService, IApiKeyVerifier
 {
     public const string RevocationChannel = "timepoint:api-keys:revoked";
     public static readonly TimeSpan PositiveTtl = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan NegativeTtl = TimeSpan.FromSeconds(10);
 
-    private readonly MemoryCache verdicts = new(new MemoryCacheOptions { SizeLimit = 200_000 });
+    // Bounded: at most Gateway:ApiKeyVerdictCacheSize verdicts (a full cache takes no new ones until entries lapse or
+    // are compacted; a key not remembered is looked up again). The look-ups in flight are bounded by construction: one
+    // per key being verified right now, each gone when identity answers or the typed client times out.
+    private readonly MemoryCache verdicts = new(new MemoryCacheOptions { SizeLimit = options.Value.ApiKeyVerdictCacheSize });
     private readonly ConcurrentDictionary<string, Lazy<Task<KeyVerdict>>> lookups = new();
+
+    /// <summary>Verdicts remembered now.</summary>
+    public int Remembered => verdicts.Count;
+
+    /// <summary>Look-ups at identity in flight now.</summary>
+    public int LookupsInFlight => lookups.Count;
 
     public async ValueTask<ApiKeyOutcome> VerifyAsync(string key, CancellationToken ct)
     {

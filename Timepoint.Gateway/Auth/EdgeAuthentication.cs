@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Timepoint.Gateway.Limits;
@@ -21,9 +20,8 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
     /// <summary>The rate-limit bucket of unknown API keys, counted per client address.</summary>
     public const string UnknownKeysBucket = "unknown-api-keys";
 
-    // Addresses whose budget of unknown API keys is spent, with the end of that window (this replica's memory): until
-    // then their keys are not looked up at identity, unless the verdict is already known here.
-    private readonly ConcurrentDictionary<string, long> guessing = new();
+    // Addresses whose budget of unknown API keys is spent (this replica's memory, bounded: GuessingAddresses).
+    private readonly GuessingAddresses guessing = new(clock);
 
     /// <summary>Names the caller on <paramref name="edge"/>, or refuses the request; drops every credential the route does not use.</summary>
     public async Task AuthenticateAsync(EdgeRequest edge)
@@ -46,7 +44,7 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
             var credential = Credentials.Read(context.Request);
             var address = edge.ClientLimitKey;
             var limit = options.CurrentValue.RateLimits.UnknownApiKeysPerMinute;
-            if (credential.Kind == CredentialKind.ApiKey && Guessing(address, limit) is { } refused && !apiKeys.IsKnown(credential.Value))
+            if (credential.Kind == CredentialKind.ApiKey && guessing.Refusal(address, limit) is { } refused && !apiKeys.IsKnown(credential.Value))
             {
                 await RefuseGuessingAsync(edge, refused);
                 return;
@@ -59,7 +57,7 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
                 metrics.AuthFailure(code, route.Id);
                 if (code == ErrorCodes.KeyInvalid && await limiter.HitAsync(UnknownKeysBucket, address, limit) is { Allowed: false } over)
                 {
-                    Remember(address, over.ResetAt);
+                    guessing.Remember(address, over.ResetAt);
                     await RefuseGuessingAsync(edge, over);
                     return;
                 }
@@ -84,39 +82,6 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
 
             metrics.Request(route.Id, "none");
         }
-    }
-
-    /// <summary>The refusal of an address whose budget of unknown keys is spent in this window; null if it is not.</summary>
-    private RateDecision? Guessing(string address, int limit)
-    {
-        if (!guessing.TryGetValue(address, out var resetAt))
-        {
-            return null;
-        }
-
-        var now = clock.GetUtcNow().ToUnixTimeSeconds();
-        if (resetAt <= now)
-        {
-            guessing.TryRemove(new KeyValuePair<string, long>(address, resetAt));
-            return null;
-        }
-
-        return new RateDecision(false, limit, 0, resetAt, (int)(resetAt - now));
-    }
-
-    private void Remember(string address, long resetAt)
-    {
-        if (guessing.Count >= 100_000)
-        {
-            // Bounded whatever the traffic: windows that have ended go first.
-            var now = clock.GetUtcNow().ToUnixTimeSeconds();
-            foreach (var (stale, _) in guessing.Where(g => g.Value <= now).ToList())
-            {
-                guessing.TryRemove(stale, out _);
-            }
-        }
-
-        guessing[address] = resetAt;
     }
 
     private Task RefuseGuessingAsync(EdgeRequest edge, RateDecision decision)

@@ -13,6 +13,16 @@ public sealed class IdentityKeys(IHttpClientFactory httpClients, IOptions<Gatewa
 {
     public const string HttpClientName = "identity-keys";
 
+    /// <summary>
+    /// The most signing keys taken from identity's JWKS (identity publishes its current key and those being rotated out):
+    /// a larger set is refused and the last keys keep serving. With the client's 1 MB answer limit, the keys held are
+    /// bounded whatever identity (or whatever answers in its place) sends.
+    /// </summary>
+    public const int MaxSigningKeys = 32;
+
+    /// <summary>The most bytes read of identity's discovery document or JWKS.</summary>
+    public const int MaxDocumentBytes = 1024 * 1024;
+
     private readonly SemaphoreSlim refreshing = new(1, 1);
     private readonly TaskCompletionSource firstLoad = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile Snapshot? current;
@@ -65,6 +75,17 @@ public sealed class IdentityKeys(IHttpClientFactory httpClients, IOptions<Gatewa
             ? "/" + url.AbsoluteUri[issuer.AbsoluteUri.Length..]
             : url.PathAndQuery;
 
+    /// <summary>The signing keys of a JWKS by kid; more than <see cref="MaxSigningKeys"/> is an <see cref="InvalidDataException"/>.</summary>
+    public static Dictionary<string, SecurityKey> SigningKeys(string jwksJson)
+    {
+        // A certificate JWK yields the same key twice (x5c and n/e): one per kid is enough.
+        var keys = new JsonWebKeySet(jwksJson).GetSigningKeys().Where(k => !string.IsNullOrEmpty(k.KeyId)).DistinctBy(k => k.KeyId)
+            .ToDictionary(k => k.KeyId);
+        return keys.Count <= MaxSigningKeys
+            ? keys
+            : throw new InvalidDataException($"The JWKS has {keys.Count} signing keys; at most {MaxSigningKeys} are taken.");
+    }
+
     private async Task RefreshAsync(string reason, CancellationToken ct)
     {
         await refreshing.WaitAsync(ct);
@@ -76,16 +97,14 @@ public sealed class IdentityKeys(IHttpClientFactory httpClients, IOptions<Gatewa
             var issuer = discovery.RootElement.GetProperty("issuer").GetString()!;
             // The document names public URLs; the JWKS is read from identity itself, at its place below the issuer.
             var jwksPath = InternalPath(new Uri(issuer), new Uri(discovery.RootElement.GetProperty("jwks_uri").GetString()!));
-            var jwks = new JsonWebKeySet(await client.GetStringAsync(jwksPath, ct));
-            // A certificate JWK yields the same key twice (x5c and n/e): one per kid is enough.
-            var keys = jwks.GetSigningKeys().Where(k => !string.IsNullOrEmpty(k.KeyId)).DistinctBy(k => k.KeyId).ToDictionary(k => k.KeyId);
+            var keys = SigningKeys(await client.GetStringAsync(jwksPath, ct));
             current = new Snapshot(issuer, keys);
             firstLoad.TrySetResult();
             metrics.JwksRefreshed(reason, success: true);
             logger.LogInformation("Loaded {KeyCount} signing keys of issuer {Issuer} ({Reason})", keys.Count, issuer, reason);
         }
         catch (Exception ex) when (ex is HttpRequestException or JsonException or TaskCanceledException or KeyNotFoundException
-            or ArgumentException && !ct.IsCancellationRequested)
+            or ArgumentException or InvalidDataException && !ct.IsCancellationRequested)
         {
             metrics.JwksRefreshed(reason, success: false);
             logger.LogWarning("Could not read identity's keys ({Reason}): {Error}; {State}", reason, ex.Message,

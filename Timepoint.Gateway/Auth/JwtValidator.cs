@@ -34,7 +34,12 @@ public sealed class JwtValidator(IdentityKeys keys, SessionRevocationList revoca
     private static readonly string[] Algorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.EcdsaSha256];
 
     private readonly JsonWebTokenHandler handler = new() { MapInboundClaims = false };
+    // Bounded: at most Gateway:ValidatedTokenCacheSize tokens, each until its exp (a full cache takes no new ones; a token
+    // not remembered pays for its signature check again).
     private readonly MemoryCache validated = new(new MemoryCacheOptions { SizeLimit = Math.Max(1, options.Value.ValidatedTokenCacheSize) });
+
+    /// <summary>Validated tokens remembered now.</summary>
+    public int Remembered => validated.Count;
 
     public async ValueTask<JwtOutcome> ValidateAsync(string token, CancellationToken ct)
     {

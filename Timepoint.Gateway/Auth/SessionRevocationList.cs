@@ -26,7 +26,10 @@ public sealed record RevokedSessions(DateTimeOffset Cursor, List<RevokedSession>
 /// in: a restart cannot let a deleted or disabled user back. Once read, the list keeps serving while identity is away
 /// (identity is also what revokes, so nothing new can be revoked meanwhile); the staleness is a health degradation, a
 /// metric and a log line. Memory: one entry per session revoked within the access-token lifetime (15 min) plus a minute;
-/// each goes when its tokens would have expired anyway.
+/// each goes when its tokens would have expired anyway. Capped by <see cref="RevocationOptions.MaxSessions"/> (500,000,
+/// about 75 MB): a list that would hold more fails closed, like one never read. Nothing is dropped (a dropped revocation
+/// would let its tokens in); the answer is not applied, the cursor stays, no access token is accepted (503, unhealthy)
+/// and each poll tries again until enough entries have expired.
 /// </para>
 /// </summary>
 public sealed class SessionRevocationList(IIdentitySessionsApi identity, IOptions<GatewayOptions> options, TimeProvider clock,
@@ -35,13 +38,20 @@ public sealed class SessionRevocationList(IIdentitySessionsApi identity, IOption
     private readonly ConcurrentDictionary<string, DateTimeOffset> revoked = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource firstRead = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool loaded;
+    private volatile bool overflowing;
     private string? cursor;
     private DateTimeOffset lastRead = DateTimeOffset.MinValue;
 
     /// <summary>Whether the list has been read at least once: until then no access token is accepted.</summary>
     public bool Loaded => loaded;
 
-    /// <summary>Whether the list has been read, waiting briefly for the first read (a replica that has just started).</summary>
+    /// <summary>Identity's list was larger than <see cref="RevocationOptions.MaxSessions"/> at the last read: no access token is accepted.</summary>
+    public bool Overflowing => overflowing;
+
+    /// <summary>
+    /// Whether the list has been read (waiting briefly for the first read, for a replica that has just started) and holds
+    /// every revocation (not <see cref="Overflowing"/>): only then may an access token be accepted.
+    /// </summary>
     public async ValueTask<bool> WaitLoadedAsync(CancellationToken ct)
     {
         if (!loaded)
@@ -49,7 +59,7 @@ public sealed class SessionRevocationList(IIdentitySessionsApi identity, IOption
             await Task.WhenAny(firstRead.Task, Task.Delay(TimeSpan.FromSeconds(3), ct));
         }
 
-        return loaded;
+        return loaded && !overflowing;
     }
 
     public int Count => revoked.Count;
@@ -63,7 +73,20 @@ public sealed class SessionRevocationList(IIdentitySessionsApi identity, IOption
         try
         {
             var answer = await identity.RevokedAsync(cursor, ct);
-            foreach (var revocation in answer.Revocations)
+            Prune();
+            var now = clock.GetUtcNow();
+            var adding = answer.Revocations.Where(r => r.ExpiresAt > now).Select(r => r.Session).Distinct(StringComparer.Ordinal)
+                .Count(session => !revoked.ContainsKey(session));
+            if (revoked.Count + adding > options.Value.Revocations.MaxSessions)
+            {
+                overflowing = true;
+                logger.LogError("Identity lists {Count} revoked sessions, more than Gateway:Revocations:MaxSessions ({Max}); " +
+                    "refusing access tokens until enough have expired", revoked.Count + adding, options.Value.Revocations.MaxSessions);
+                return false;
+            }
+
+            overflowing = false;
+            foreach (var revocation in answer.Revocations.Where(r => r.ExpiresAt > now))
             {
                 revoked.AddOrUpdate(revocation.Session, revocation.ExpiresAt,
                     (_, known) => known > revocation.ExpiresAt ? known : revocation.ExpiresAt);
@@ -118,7 +141,9 @@ public sealed class SessionRevocationList(IIdentitySessionsApi identity, IOption
     {
         if (!await WaitLoadedAsync(cancellationToken))
         {
-            return HealthCheckResult.Unhealthy("Revoked sessions not read from identity yet: access tokens are refused.");
+            return HealthCheckResult.Unhealthy(overflowing
+                ? "More revoked sessions than Gateway:Revocations:MaxSessions: access tokens are refused."
+                : "Revoked sessions not read from identity yet: access tokens are refused.");
         }
 
         var age = clock.GetUtcNow() - lastRead;
