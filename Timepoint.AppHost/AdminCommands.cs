@@ -19,11 +19,14 @@ public static class AdminCommands
     public const string ResetDemoData = "reset-demo-data";
     public const string DisableUser = "disable-user";
     public const string EnableUser = "enable-user";
+    public const string SetTier = "set-tier";
     public const string RetryOutboxDeadLetters = "retry-outbox-dead-letters";
 
     private const string UserIdArgument = "user_id";
     private const string AmountArgument = "amount";
     private const string DescriptionArgument = "description";
+    private const string TierArgument = "tier";
+    private static readonly string[] Tiers = ["free", "pro", "enterprise"];
 
     /// <summary>Grants credits to a user (credits' POST /api/v1/credits/admin/grant, an admin_grant ledger row).</summary>
     public static IResourceBuilder<ProjectResource> WithGrantCreditsCommand(this IResourceBuilder<ProjectResource> credits, ServiceKeys keys) =>
@@ -99,6 +102,32 @@ public static class AdminCommands
                 GetCommandResult = Answer,
             });
 
+    /// <summary>
+    /// Sets a user's tier (identity's PATCH /api/v1/users/admin/{id} {"tier"}): its metered rate limit changes at every gateway
+    /// replica within seconds, for its API keys and for the access tokens it already holds.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithSetTierCommand(this IResourceBuilder<ProjectResource> identity, ServiceKeys keys) =>
+        identity.WithHttpCommand("/api/v1/users/admin", "Set tier", commandName: SetTier,
+            commandOptions: new HttpCommandOptions
+            {
+                Description = "Sets the user's tier (free 10, pro 60, enterprise 300 metered calls a minute); every gateway replica "
+                    + "applies it to the user's next request within seconds, for tokens already issued too.",
+                ConfirmationMessage = "Set this user's tier?",
+                IconName = "Ribbon",
+                Method = HttpMethod.Patch,
+                Arguments = [UserIdInput(), TierInput()],
+                ValidateArguments = Validate,
+                PrepareRequest = async context =>
+                {
+                    var userId = Guid.Parse(context.Arguments![UserIdArgument].Value!);
+                    var tier = context.Arguments[TierArgument].Value!;
+                    context.Request.RequestUri = new Uri(context.Request.RequestUri!, $"/api/v1/users/admin/{userId}");
+                    context.Request.Content = JsonContent.Create(new { tier });
+                    await AuthorizeAsync(context, keys, $"Setting the tier of user {userId} to {tier}");
+                },
+                GetCommandResult = Answer,
+            });
+
     /// <summary>Starts a new token signing key now (identity's POST /internal/identity/keys/rotate).</summary>
     public static IResourceBuilder<ProjectResource> WithRotateSigningKeyCommand(this IResourceBuilder<ProjectResource> identity, ServiceKeys keys) =>
         identity.WithHttpCommand("/internal/identity/keys/rotate", "Rotate the token signing key", commandName: RotateSigningKey,
@@ -150,6 +179,15 @@ public static class AdminCommands
         Placeholder = "00000000-0000-0000-0000-000000000000",
     };
 
+    private static InteractionInput TierInput() => new()
+    {
+        Name = TierArgument,
+        Label = "Tier",
+        InputType = InputType.Choice,
+        Required = true,
+        Options = [.. Tiers.Select(t => KeyValuePair.Create(t, t))],
+    };
+
     private static InteractionInput AmountInput() => new()
     {
         Name = AmountArgument,
@@ -181,6 +219,10 @@ public static class AdminCommands
                 && (!long.TryParse(input.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var amount) || amount <= 0))
             {
                 context.AddValidationError(input, "Enter a whole number of credits above zero.");
+            }
+            else if (input.Name == TierArgument && !Tiers.Contains(input.Value, StringComparer.Ordinal))
+            {
+                context.AddValidationError(input, $"Choose one of: {string.Join(", ", Tiers)}.");
             }
         }
 

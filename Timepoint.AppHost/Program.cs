@@ -68,6 +68,7 @@ var identity = builder.AddProject<Projects.Timepoint_Identity>("identity")
     .WithNamedUrls("Identity (internal)")
     .WithRevokeSessionsCommand(identityKeys)
     .WithDisableUserCommands(identityKeys)
+    .WithSetTierCommand(identityKeys)
     .WithRotateSigningKeyCommand(identityKeys)
     .WithResetDemoDataCommand(identityKeys)
     .WithRetryOutboxCommand(identityKeys);

@@ -7,6 +7,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddGatewayTrust();
 builder.AddClockchainServices();
+builder.AddServiceOpenApi();
 
 var app = builder.Build();
 
@@ -15,6 +16,7 @@ app.UseTextInputValidation();
 app.UseGatewayTrust();
 app.MapMomentsApi();
 app.MapStatsApi();
+app.MapServiceOpenApi();
 
 app.Run();
 

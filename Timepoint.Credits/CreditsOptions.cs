@@ -8,7 +8,7 @@ public sealed partial class CreditsOptions
 {
     public const string Section = "Credits";
 
-    /// <summary>Operation name to cost in credits (SPEC.md section 4). Configuration adds to or overrides these defaults.</summary>
+    /// <summary>Operation name to cost in credits (docs/contract.md#4-credits). Configuration adds to or overrides these defaults.</summary>
     public Dictionary<string, long> Costs { get; set; } = new(StringComparer.Ordinal)
     {
         ["generate_balanced"] = 5,

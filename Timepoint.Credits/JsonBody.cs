@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Timepoint.ServiceDefaults;
 
 namespace Timepoint.Credits;
 
@@ -135,6 +136,44 @@ public sealed class JsonBody
         }
 
         Fail(name, string.Create(CultureInfo.InvariantCulture, $"{name} must be a string of 1 to {maxLength} characters."));
+        return null;
+    }
+
+    /// <summary>An optional id (absent or null), a UUID string when given.</summary>
+    public Guid? OptionalId(string name)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind == JsonValueKind.String && Guid.TryParse(value.GetString(), out var id) && id != Guid.Empty)
+        {
+            return id;
+        }
+
+        Fail(name, $"{name} must be an id (a UUID string).");
+        return null;
+    }
+
+    /// <summary>An optional API-key credit cap (absent or null): <c>{"amount": 1..10^9, "period": "day" | "month" | "total"}</c>.</summary>
+    public KeyCreditLimit? OptionalCreditLimit(string name)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind == JsonValueKind.Object && value.EnumerateObject().Count() == 2
+            && value.TryGetProperty("amount", out var amount) && amount.ValueKind == JsonValueKind.Number
+            && amount.TryGetInt64(out var credits) && credits is >= 1 and <= KeyCreditLimit.MaxAmount
+            && value.TryGetProperty("period", out var period) && period.ValueKind == JsonValueKind.String
+            && KeyCreditLimit.Periods.Contains(period.GetString()))
+        {
+            return new KeyCreditLimit(credits, period.GetString()!);
+        }
+
+        Fail(name, $"{name} must be {{\"amount\": 1 to {KeyCreditLimit.MaxAmount}, \"period\": \"day\", \"month\" or \"total\"}}.");
         return null;
     }
 

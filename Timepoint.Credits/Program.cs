@@ -6,6 +6,7 @@ builder.AddServiceDefaults();
 builder.AddGatewayTrust();
 builder.AddServiceKeys();
 builder.AddCreditsServices();
+builder.AddServiceOpenApi();
 
 var app = builder.Build();
 
@@ -14,6 +15,7 @@ app.UseTextInputValidation();
 app.UseGatewayTrust();
 app.MapCreditsApi();
 app.MapInternalCreditsApi();
+app.MapServiceOpenApi();
 
 app.Run();
 

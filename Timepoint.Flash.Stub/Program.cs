@@ -8,6 +8,7 @@ builder.AddServiceDefaults();
 builder.AddGatewayTrust();
 builder.AddServiceKeys();
 builder.AddFlashServices();
+builder.AddServiceOpenApi();
 
 var app = builder.Build();
 
@@ -16,6 +17,7 @@ app.UseTextInputValidation();
 app.UseGatewayTrust();
 app.MapTimepointsApi();
 app.MapInternalUsersApi();
+app.MapServiceOpenApi();
 
 app.Run();
 

@@ -1,8 +1,5 @@
 using Microsoft.Extensions.Options;
-using Timepoint.Gateway.Auth;
-using Timepoint.Gateway.Limits;
-using Timepoint.Gateway.Metering;
-using Timepoint.Gateway.Proxy;
+using Timepoint.Gateway.Routing;
 
 namespace Timepoint.Gateway;
 
@@ -41,29 +38,19 @@ public static class EdgeApi
 
     public const string StrictTransportSecurity = "max-age=31536000";
 
-    /// <summary>Every proxied request: authenticate, rate-limit, meter, then forward with the signed identity.</summary>
+    /// <summary>Every proxied request: the checks of <see cref="EdgePipeline"/>, then the forward.</summary>
     public static WebApplication MapEdgeProxy(this WebApplication app)
     {
         // Internal routes of every service are for services only: refused here, whatever follows.
         app.Map("/internal/{**rest}", () => Problems.Forbidden("Internal routes are not reachable from outside."));
 
-        app.MapReverseProxy(proxy =>
-        {
-            Use<EdgeRequestLog>(proxy, (s, c, n) => s.InvokeAsync(c, n));
-            Use<EdgeAuthentication>(proxy, (s, c, n) => s.InvokeAsync(c, n));
-            Use<EdgeRequestLog>(proxy, (s, c, n) => s.CallerScopeAsync(c, n));
-            Use<RateLimiting>(proxy, (s, c, n) => s.InvokeAsync(c, n));
-            Use<UpstreamErrors>(proxy, (s, c, n) => s.InvokeAsync(c, n));
-            Use<CreditsMetering>(proxy, (s, c, n) => s.InvokeAsync(c, n));
-        });
+        var pipeline = app.Services.GetRequiredService<EdgePipeline>();
+        var policies = RoutePolicy.Build(app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value);
+        app.MapReverseProxy(proxy => proxy.Use((context, forward) => pipeline.InvokeAsync(context, () => forward(context))))
+            // Each route's endpoint carries its policy, so a request finds it with one look-up.
+            .ConfigureEndpoints((endpoint, route) => endpoint.WithMetadata(policies[route.RouteId]));
 
         app.MapFallback(() => Problems.NotFound("No such route."));
         return app;
-    }
-
-    private static void Use<T>(IApplicationBuilder proxy, Func<T, HttpContext, Func<Task>, Task> invoke) where T : notnull
-    {
-        var step = proxy.ApplicationServices.GetRequiredService<T>();
-        proxy.Use((context, next) => invoke(step, context, () => next(context)));
     }
 }

@@ -10,6 +10,7 @@ public sealed class GatewayMetrics
 
     private readonly Counter<long> requests;
     private readonly Counter<long> authFailures;
+    private readonly Counter<long> refusals;
     private readonly Counter<long> rateLimited;
     private readonly Counter<long> rateLimitFallbacks;
     private readonly Counter<long> jwksRefreshes;
@@ -26,6 +27,8 @@ public sealed class GatewayMetrics
         var meter = meterFactory.Create(MeterName);
         requests = meter.CreateCounter<long>("timepoint.gateway.requests", "{request}", "Proxied requests by route and auth method.");
         authFailures = meter.CreateCounter<long>("timepoint.gateway.auth.failures", "{request}", "Requests refused by authentication, by code.");
+        refusals = meter.CreateCounter<long>("timepoint.gateway.refusals", "{request}",
+            "Proxied requests the edge answered itself with a problem (authentication, limits, metering, the client's body), by route and code.");
         rateLimited = meter.CreateCounter<long>("timepoint.gateway.ratelimit.rejections", "{request}", "Requests refused by rate limits.");
         rateLimitFallbacks = meter.CreateCounter<long>("timepoint.gateway.ratelimit.fallbacks", "{decision}",
             "Rate-limit decisions taken per replica because Redis was unreachable.");
@@ -52,12 +55,18 @@ public sealed class GatewayMetrics
     public void AuthFailure(string code, string route) =>
         authFailures.Add(1, new TagList { { "code", code }, { "route", route } });
 
+    public void Refused(string route, string code) =>
+        refusals.Add(1, new TagList { { "route", route }, { "code", code } });
+
     public void RateLimited(string bucket) => rateLimited.Add(1, new TagList { { "bucket", bucket } });
 
     public void RateLimitFallback() => rateLimitFallbacks.Add(1);
 
     public void JwksRefreshed(string reason, bool success) =>
-        jwksRefreshes.Add(1, new TagList { { "reason", reason }, { "success", success } });
+        jwksRefreshes.Add(1, new TagList { { "reason", reason }, { "success", success ? True : False } });
+
+    private static readonly object True = true;
+    private static readonly object False = false;
 
     public void ApiKeyCacheLookup(bool hit)
     {
@@ -78,5 +87,10 @@ public sealed class GatewayMetrics
     public void ObserveRevokedSessions(Func<int> count) => revokedSessions = count;
 
     public void Upstream(string route, int status, TimeSpan elapsed) =>
-        upstreamDuration.Record(elapsed.TotalSeconds, new TagList { { "route", route }, { "status", status } });
+        upstreamDuration.Record(elapsed.TotalSeconds, new TagList { { "route", route }, { "status", Status(status) } });
+
+    // HTTP statuses boxed once, so a tag costs no allocation a request.
+    private static readonly object[] Statuses = [.. Enumerable.Range(0, 600).Select(status => (object)status)];
+
+    private static object Status(int status) => (uint)status < Statuses.Length ? Statuses[status] : status;
 }

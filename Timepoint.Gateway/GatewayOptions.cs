@@ -61,6 +61,27 @@ public sealed class GatewayOptions
     public bool ForwardFailureInjection { get; set; }
 
     public RevocationOptions Revocations { get; set; } = new();
+
+    public RequestLogOptions RequestLog { get; set; } = new();
+}
+
+/// <summary>
+/// Section <c>Gateway:RequestLog</c>: which proxied requests end with a line in the log. Refused, failed (the edge's
+/// 502/503/504 or a backend's 5xx), slow and metered requests always do; other successful requests at a ratio.
+/// </summary>
+public sealed class RequestLogOptions
+{
+    /// <summary>The share of successful, unmetered, not slow requests logged outside Development when <see cref="SuccessSampleRatio"/> is not set.</summary>
+    public const double ProductionSuccessSampleRatio = 0.01;
+
+    /// <summary>The share of successful, unmetered requests under <see cref="SlowThreshold"/> that are logged (0 to 1). Unset: all in Development, <see cref="ProductionSuccessSampleRatio"/> elsewhere.</summary>
+    public double? SuccessSampleRatio { get; set; }
+
+    /// <summary>A request that takes this long or longer is always logged.</summary>
+    public TimeSpan SlowThreshold { get; set; } = TimeSpan.FromSeconds(1);
+
+    public double SuccessSampleRatioIn(IHostEnvironment environment) =>
+        SuccessSampleRatio ?? (environment.IsDevelopment() ? 1.0 : ProductionSuccessSampleRatio);
 }
 
 /// <summary>Section <c>Gateway:Revocations</c>: how the edge learns of revoked sessions.</summary>
@@ -88,6 +109,16 @@ public sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions>
         if (options.Revocations.PollInterval < TimeSpan.FromMilliseconds(100) || options.Revocations.PollInterval > TimeSpan.FromMinutes(1))
         {
             failures.Add("Gateway:Revocations:PollInterval must be between 00:00:00.100 and 00:01:00.");
+        }
+
+        if (options.RequestLog.SuccessSampleRatio is < 0 or > 1)
+        {
+            failures.Add("Gateway:RequestLog:SuccessSampleRatio must be between 0 and 1.");
+        }
+
+        if (options.RequestLog.SlowThreshold <= TimeSpan.Zero)
+        {
+            failures.Add("Gateway:RequestLog:SlowThreshold must be more than zero (e.g. 00:00:01).");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

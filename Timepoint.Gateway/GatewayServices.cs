@@ -35,6 +35,10 @@ public static class GatewayServices
             client.Timeout = TimeSpan.FromSeconds(5);
         });
         builder.Services.AddSingleton<IdentityKeys>();
+
+        // The edge's OpenAPI document: each backend's own, read when first asked for and merged through the routing table.
+        builder.Services.AddHttpClient(EdgeOpenApiDocument.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10));
+        builder.Services.AddSingleton<EdgeOpenApiDocument>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IdentityKeys>());
         builder.Services.AddSingleton<JwtValidator>();
 
@@ -59,6 +63,7 @@ public static class GatewayServices
         builder.Services.AddSingleton<CreditsSettlement>();
         builder.Services.AddSingleton<CreditsMetering>();
         builder.Services.AddSingleton<UpstreamErrors>();
+        builder.Services.AddSingleton<EdgePipeline>();
 
         var (routes, clusters) = ProxyConfig.Build(options);
         builder.Services.AddSingleton<IdentityForwarding>();

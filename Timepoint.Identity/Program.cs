@@ -13,6 +13,7 @@ builder.AddServiceDefaults();
 builder.AddGatewayTrust();
 builder.AddServiceKeys();
 builder.AddIdentityServices();
+builder.AddIdentityOpenApi();
 
 var app = builder.Build();
 
@@ -30,6 +31,7 @@ app.MapApiKeysApi();
 app.MapAdminApi();
 app.MapSessionsApi();
 app.MapUsersAdminApi();
+app.MapServiceOpenApi();
 
 app.Run();
 

@@ -7,6 +7,7 @@ builder.AddServiceDefaults();
 builder.AddGatewayTrust();
 builder.AddServiceKeys();
 builder.AddProServices();
+builder.AddServiceOpenApi();
 
 var app = builder.Build();
 
@@ -15,6 +16,7 @@ app.UseTextInputValidation();
 app.UseGatewayTrust();
 app.MapSimulationsApi();
 app.MapInternalUsersApi();
+app.MapServiceOpenApi();
 
 app.Run();
 

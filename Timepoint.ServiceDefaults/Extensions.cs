@@ -2,7 +2,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -53,20 +55,26 @@ public static class Extensions
             logging.IncludeScopes = true;
         });
 
-        builder.Services.AddOpenTelemetry()
-            .WithMetrics(metrics => metrics
+        builder.Services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        var telemetry = builder.Services.AddOpenTelemetry();
+        if (builder.Configuration.GetSection(TelemetryOptions.Section).Get<TelemetryOptions>()?.Metrics ?? true)
+        {
+            telemetry.WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddMeter(TimepointTelemetry.MeterPrefix + "*"))
-            .WithTracing(tracing => tracing
-                .AddSource(builder.Environment.ApplicationName)
-                .AddSource(TimepointTelemetry.MeterPrefix + "*")
-                // Probes would drown the traces that matter.
-                .AddAspNetCoreInstrumentation(o => o.Filter = context =>
-                    !context.Request.Path.StartsWithSegments(HealthPath) &&
-                    !context.Request.Path.StartsWithSegments(AlivePath))
-                .AddHttpClientInstrumentation());
+                .AddMeter(TimepointTelemetry.MeterPrefix + "*"));
+        }
+
+        telemetry.WithTracing(tracing => tracing
+            .SetSampler(sp => sp.GetRequiredService<IOptions<TelemetryOptions>>().Value.TraceSampler(sp.GetRequiredService<IHostEnvironment>()))
+            .AddSource(builder.Environment.ApplicationName)
+            .AddSource(TimepointTelemetry.MeterPrefix + "*")
+            // Probes would drown the traces that matter.
+            .AddAspNetCoreInstrumentation(o => o.Filter = context =>
+                !context.Request.Path.StartsWithSegments(HealthPath) &&
+                !context.Request.Path.StartsWithSegments(AlivePath))
+            .AddHttpClientInstrumentation());
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {

@@ -23,12 +23,25 @@ public sealed class GatewayTrustOptions
     [MinLength(32, ErrorMessage = "GatewayTrust:Secret must be at least 32 characters.")]
     public string Secret { get; set; } = "";
 
-    /// <summary>How old (or how far ahead) a signature's timestamp may be.</summary>
+    /// <summary>How old (or how far ahead) a signature's timestamp may be: the window a replay is remembered for.</summary>
     [Range(1, 3600)]
-    public int MaxAgeSeconds { get; set; } = 300;
+    public int MaxAgeSeconds { get; set; } = 60;
+
+    /// <summary>
+    /// How many state-changing requests a replica remembers within the window to refuse their replay
+    /// (<see cref="GatewayReplayMemory"/>); beyond it such requests are refused 503 until entries expire.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int ReplayCapacity { get; set; } = 100_000;
+
+    /// <summary>
+    /// Transitional, for the one rolling deploy that brings v2 (docs/deploy.md): a backend also believes the edge's v1
+    /// signature. Off by default: v1 is refused.
+    /// </summary>
+    public bool AcceptV1 { get; set; }
 }
 
-/// <summary>The headers the edge adds, and the <c>v1</c> signature over the identity it forwards (SPEC.md section 3).</summary>
+/// <summary>The headers the edge adds; <see cref="GatewayForward"/> signs them (v2, docs/contract.md#3-every-request).</summary>
 public static class GatewayHeaders
 {
     public const string UserId = "X-User-ID";
@@ -37,6 +50,16 @@ public static class GatewayHeaders
     public const string RequestId = "X-Request-ID";
     public const string Timestamp = "X-Gateway-Timestamp";
     public const string Signature = "X-Gateway-Signature";
+
+    /// <summary>Unique per forwarded request: what a backend remembers to refuse a replay.</summary>
+    public const string Nonce = "X-Gateway-Nonce";
+
+    /// <summary>The credits reservation of a metered call, and what it reserved.</summary>
+    public const string ReservationId = "X-Gateway-Reservation";
+
+    public const string Price = "X-Gateway-Price";
+
+    /// <summary>v1's unsigned "credits were reserved" flag; refused with a v2 signature (the reservation replaces it).</summary>
     public const string Metered = "X-Gateway-Metered";
 
     /// <summary>The session (OpenIddict authorization) of a JWT caller, so identity can end just that one on logout.</summary>
@@ -45,35 +68,21 @@ public static class GatewayHeaders
     /// <summary>The client's address as the edge resolved it (one address, set by the edge after stripping the client's).</summary>
     public const string ForwardedFor = "X-Forwarded-For";
 
-    /// <summary>The edge's signature over <see cref="ForwardedFor"/>: <see cref="SignClient"/>.</summary>
+    /// <summary>v1's separate signature over <see cref="ForwardedFor"/>; v2 signs the address with everything else.</summary>
     public const string ClientSignature = "X-Gateway-Client-Signature";
 
-    /// <summary><c>v1=</c> + hex HMAC-SHA256(secret, "v1\n{METHOD}\n{PATH}\n{X-User-ID}\n{timestamp}").</summary>
-    public static string Sign(string secret, string method, string path, string userId, long timestamp) =>
-        Mac(secret, string.Create(CultureInfo.InvariantCulture, $"v1\n{method.ToUpperInvariant()}\n{path}\n{userId}\n{timestamp}"));
+    /// <summary>v1: <c>v1=</c> + hex HMAC-SHA256(secret, "v1\n{METHOD}\n{PATH}\n{X-User-ID}\n{timestamp}"). Only read while <see cref="GatewayTrustOptions.AcceptV1"/>.</summary>
+    public static string SignV1(string secret, string method, string path, string userId, long timestamp) =>
+        MacV1(secret, string.Create(CultureInfo.InvariantCulture, $"v1\n{method.ToUpperInvariant()}\n{path}\n{userId}\n{timestamp}"));
 
-    /// <summary>
-    /// <c>v1=</c> + hex HMAC-SHA256(secret, "client-v1\n{METHOD}\n{PATH}\n{X-Forwarded-For}\n{timestamp}"): the client
-    /// address the edge vouches for, on every request it forwards (anonymous ones too). Its own prefix, so it can never
-    /// pass for an identity signature.
-    /// </summary>
-    public static string SignClient(string secret, string method, string path, string address, long timestamp) =>
-        Mac(secret, string.Create(CultureInfo.InvariantCulture, $"client-v1\n{method.ToUpperInvariant()}\n{path}\n{address}\n{timestamp}"));
+    /// <summary>v1's client-address signature: HMAC over "client-v1\n{METHOD}\n{PATH}\n{X-Forwarded-For}\n{timestamp}".</summary>
+    public static string SignClientV1(string secret, string method, string path, string address, long timestamp) =>
+        MacV1(secret, string.Create(CultureInfo.InvariantCulture, $"client-v1\n{method.ToUpperInvariant()}\n{path}\n{address}\n{timestamp}"));
 
-    /// <summary>Checks a signature and its age; constant time in the signature's content.</summary>
-    public static bool Verify(string secret, string method, string path, string userId, string? timestamp, string? signature,
-        DateTimeOffset now, TimeSpan maxAge) =>
-        Check(timestamp, signature, now, maxAge, seconds => Sign(secret, method, path, userId, seconds));
-
-    /// <summary>Checks a <see cref="SignClient"/> signature and its age.</summary>
-    public static bool VerifyClient(string secret, string method, string path, string address, string? timestamp, string? signature,
-        DateTimeOffset now, TimeSpan maxAge) =>
-        Check(timestamp, signature, now, maxAge, seconds => SignClient(secret, method, path, address, seconds));
-
-    private static string Mac(string secret, string payload) =>
+    private static string MacV1(string secret, string payload) =>
         "v1=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(payload)));
 
-    private static bool Check(string? timestamp, string? signature, DateTimeOffset now, TimeSpan maxAge, Func<long, string> sign)
+    internal static bool VerifyV1(string? timestamp, string? signature, DateTimeOffset now, TimeSpan maxAge, Func<long, string> sign)
     {
         if (signature is null || !long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds))
         {
@@ -98,8 +107,9 @@ public static class GatewayClaims
     public const string UserId = "sub";
     public const string AuthMethod = "auth_method";
     public const string ApiKeyId = "api_key_id";
-    public const string Metered = "metered";
     public const string SessionId = "sid";
+    public const string ReservationId = "reservation_id";
+    public const string Price = "price";
 
     /// <summary>The audience of every platform access token: identity issues it, the edge requires it.</summary>
     public const string TokenAudience = "timepoint-api";
@@ -108,8 +118,8 @@ public static class GatewayClaims
     public static Guid? GetUserId(this ClaimsPrincipal user) =>
         Guid.TryParse(user.FindFirstValue(UserId), out var id) ? id : null;
 
-    /// <summary>True when the gateway reserved credits for this request (<c>X-Gateway-Metered: true</c>, signed identity only).</summary>
-    public static bool IsMetered(this ClaimsPrincipal user) => user.HasClaim(Metered, "true");
+    /// <summary>True when the gateway reserved credits for this request (a signed <c>X-Gateway-Reservation</c>).</summary>
+    public static bool IsMetered(this ClaimsPrincipal user) => user.FindFirst(ReservationId) is not null;
 }
 
 public static class GatewayTrustExtensions
@@ -134,119 +144,117 @@ public static class GatewayTrustExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton(services => new GatewayReplayMemory(
+            services.GetRequiredService<IOptions<GatewayTrustOptions>>().Value.ReplayCapacity, services.GetRequiredService<TimeProvider>()));
         return builder;
     }
 
     /// <summary>
-    /// Authenticates from the signed headers and refuses, on every route, a request whose identity the gateway did not sign
-    /// (403 problem+json): an identity that skipped the edge is not quietly treated as anonymous.
+    /// Authenticates from the signed headers and refuses, on every route, a request whose gateway headers the edge did not
+    /// sign (403 problem+json): an identity that skipped the edge is not quietly treated as anonymous.
     /// </summary>
     public static WebApplication UseGatewayTrust(this WebApplication app)
     {
+        app.UseGatewayVerification();
         app.UseAuthentication();
-        app.Use(async (context, next) =>
-        {
-            var result = await context.AuthenticateAsync(GatewayClaims.Scheme);
-            if (result.Failure is not null)
-            {
-                await Problems.WriteAsync(context, Problems.Forbidden("The caller's identity was not signed by the gateway."));
-                return;
-            }
-
-            await next(context);
-        });
         app.UseAuthorization();
         return app;
     }
 
     /// <summary>
-    /// Makes <see cref="ConnectionInfo.RemoteIpAddress"/> the client the edge vouches for: an <c>X-Forwarded-For</c> of one
-    /// address is believed only with the edge's fresh <see cref="GatewayHeaders.ClientSignature"/> over it; otherwise the
-    /// header is dropped and the connection's address stays (a caller that skipped the edge cannot pick its address).
-    /// Runs before anything that rewrites the request's method or path.
+    /// Checks the edge's signature once, before anything rewrites the request's method or path, and makes
+    /// <see cref="ConnectionInfo.RemoteIpAddress"/> the client the edge vouches for: an <c>X-Forwarded-For</c> is believed
+    /// only under a valid v2 signature; otherwise the header is dropped and the connection's address stays (a caller that
+    /// skipped the edge cannot pick its address). Identity calls it first; <see cref="UseGatewayTrust"/> calls it too (a
+    /// request is checked once).
     /// </summary>
-    public static WebApplication UseGatewayClientAddress(this WebApplication app)
+    public static WebApplication UseGatewayClientAddress(this WebApplication app) => app.UseGatewayVerification();
+
+    private static WebApplication UseGatewayVerification(this WebApplication app)
     {
         var trust = app.Services.GetRequiredService<IOptions<GatewayTrustOptions>>();
+        var replays = app.Services.GetRequiredService<GatewayReplayMemory>();
         var clock = app.Services.GetRequiredService<TimeProvider>();
-        app.Use((context, next) =>
+        app.Use(async (context, next) =>
         {
-            var headers = context.Request.Headers;
-            var forwarded = headers[GatewayHeaders.ForwardedFor];
-            if (forwarded.Count == 1 && System.Net.IPAddress.TryParse(forwarded[0], out var client)
-                && headers[GatewayHeaders.Timestamp].Count == 1 && headers[GatewayHeaders.ClientSignature].Count == 1
-                && GatewayHeaders.VerifyClient(trust.Value.Secret, context.Request.Method, context.Request.Path.Value ?? "/", forwarded[0]!,
-                    headers[GatewayHeaders.Timestamp][0], headers[GatewayHeaders.ClientSignature][0],
-                    clock.GetUtcNow(), TimeSpan.FromSeconds(trust.Value.MaxAgeSeconds)))
+            if (context.Features.Get<GatewayVerdict>() is null)
             {
-                context.Connection.RemoteIpAddress = client;
-            }
-            else
-            {
-                headers.Remove(GatewayHeaders.ForwardedFor);
+                var verdict = GatewayVerification.Verify(context.Request, trust.Value, replays, clock.GetUtcNow());
+                context.Features.Set(verdict);
+                if (verdict.Refused)
+                {
+                    await Problems.WriteAsync(context, verdict.Unavailable
+                        ? Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable, "Service unavailable", verdict.Refusal)
+                        : Problems.Forbidden(verdict.Refusal!));
+                    return;
+                }
+
+                var headers = context.Request.Headers;
+                if (verdict.Forward is { ClientAddress.Length: > 0 } forward)
+                {
+                    context.Connection.RemoteIpAddress = System.Net.IPAddress.Parse(forward.ClientAddress);
+                }
+                else
+                {
+                    headers.Remove(GatewayHeaders.ForwardedFor);
+                }
+
+                headers.Remove(GatewayHeaders.ClientSignature);
             }
 
-            headers.Remove(GatewayHeaders.ClientSignature);
-            return next(context);
+            await next(context);
         });
         return app;
     }
 
-    /// <summary>The endpoints need a user who signed in with a JWT (not an API key): SPEC's <c>jwt</c> routes.</summary>
+    /// <summary>The endpoints need a user who signed in with a JWT (not an API key): the contract's <c>jwt</c> routes.</summary>
     public static TBuilder RequireJwtUser<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.RequireAuthorization(policy => policy.AddAuthenticationSchemes(GatewayClaims.Scheme)
             .RequireAuthenticatedUser()
-            .RequireClaim(GatewayClaims.AuthMethod, "jwt"));
+            .RequireClaim(GatewayClaims.AuthMethod, "jwt"))
+            .WithMetadata(new CallerCredentials(ServiceOpenApi.Bearer));
+
+    /// <summary>
+    /// A metered endpoint: it works only for a call the edge reserved credits for (a signed reservation and price), so a
+    /// request that skipped the charge gets no work done (403).
+    /// </summary>
+    public static TBuilder RequireGatewayCharge<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.RequireAuthorization(policy => policy.AddAuthenticationSchemes(GatewayClaims.Scheme)
+            .RequireAuthenticatedUser()
+            .RequireClaim(GatewayClaims.ReservationId));
 
     /// <summary>The endpoints need a user the gateway vouched for; none is a 401 <c>auth.missing</c>.</summary>
     public static TBuilder RequireGatewayUser<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
-        builder.RequireAuthorization(policy => policy.AddAuthenticationSchemes(GatewayClaims.Scheme).RequireAuthenticatedUser());
+        builder.RequireAuthorization(policy => policy.AddAuthenticationSchemes(GatewayClaims.Scheme).RequireAuthenticatedUser())
+            .WithMetadata(new CallerCredentials(ServiceOpenApi.Bearer, ServiceOpenApi.ApiKey));
 }
 
 internal sealed class GatewayAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
-    UrlEncoder encoder,
-    IOptions<GatewayTrustOptions> trust,
-    TimeProvider clock) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    UrlEncoder encoder) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
+    /// <summary>Claims from the verdict <c>UseGatewayTrust</c> reached (a refused request never gets here).</summary>
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        var headers = Request.Headers;
-        var userIds = headers[GatewayHeaders.UserId];
-        if (userIds.Count == 0)
+        if (Context.Features.Get<GatewayVerdict>() is not { Forward: { UserId.Length: > 0 } forward })
         {
-            return Task.FromResult(AuthenticateResult.NoResult());
+            return Task.FromResult(Context.Features.Get<GatewayVerdict>() is null
+                ? AuthenticateResult.Fail("The gateway signature was not checked (UseGatewayTrust missing).")
+                : AuthenticateResult.NoResult());
         }
 
-        var userId = userIds.Count == 1 ? userIds[0] : null;
-        if (userId is null || !Guid.TryParse(userId, out _) ||
-            headers[GatewayHeaders.Timestamp].Count != 1 || headers[GatewayHeaders.Signature].Count != 1 ||
-            !GatewayHeaders.Verify(trust.Value.Secret, Request.Method, Request.Path.Value ?? "/", userId,
-                headers[GatewayHeaders.Timestamp][0], headers[GatewayHeaders.Signature][0],
-                clock.GetUtcNow(), TimeSpan.FromSeconds(trust.Value.MaxAgeSeconds)))
+        List<Claim> claims = [new(GatewayClaims.UserId, forward.UserId), new(GatewayClaims.AuthMethod, forward.AuthMethod)];
+        foreach (var (type, value) in new[]
         {
-            return Task.FromResult(AuthenticateResult.Fail("X-User-ID without a valid gateway signature."));
-        }
-
-        List<Claim> claims =
-        [
-            new(GatewayClaims.UserId, userId),
-            new(GatewayClaims.AuthMethod, headers[GatewayHeaders.AuthMethod].FirstOrDefault() ?? "jwt"),
-        ];
-        if (headers[GatewayHeaders.ApiKeyId].FirstOrDefault() is { Length: > 0 } keyId)
+            (GatewayClaims.ApiKeyId, forward.ApiKeyId), (GatewayClaims.SessionId, forward.SessionId),
+            (GatewayClaims.ReservationId, forward.ReservationId), (GatewayClaims.Price, forward.Price),
+        })
         {
-            claims.Add(new Claim(GatewayClaims.ApiKeyId, keyId));
-        }
-
-        if (headers[GatewayHeaders.SessionId].FirstOrDefault() is { Length: > 0 and <= 100 } sessionId)
-        {
-            claims.Add(new Claim(GatewayClaims.SessionId, sessionId));
-        }
-
-        if (string.Equals(headers[GatewayHeaders.Metered].FirstOrDefault(), "true", StringComparison.OrdinalIgnoreCase))
-        {
-            claims.Add(new Claim(GatewayClaims.Metered, "true"));
+            if (value.Length > 0)
+            {
+                claims.Add(new Claim(type, value));
+            }
         }
 
         var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, GatewayClaims.Scheme, GatewayClaims.UserId, null));

@@ -21,7 +21,7 @@ public static class HealthEndpoints
 
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
-    /// <summary><c>{"status","service","version"}</c>, the shape SPEC.md gives most services.</summary>
+    /// <summary><c>{"status","service","version"}</c>, the shape docs/contract.md gives most services.</summary>
     public static HealthBody ServiceBody(string service, string version = "0.1.0") =>
         report => new { status = StatusText(report.Status), service, version };
 

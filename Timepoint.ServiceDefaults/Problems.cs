@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Microsoft.Extensions.Hosting;
 
-/// <summary>The <c>code</c> member of every platform error (SPEC.md section 3).</summary>
+/// <summary>The <c>code</c> member of every platform error (docs/contract.md#3-every-request).</summary>
 public static class ErrorCodes
 {
     public const string AuthMissing = "auth.missing";
@@ -15,6 +15,7 @@ public static class ErrorCodes
     public const string TokenRevoked = "auth.token_revoked";
     public const string Forbidden = "auth.forbidden";
     public const string InsufficientCredits = "auth.insufficient_credits";
+    public const string KeyCreditLimit = "auth.key_credit_limit";
     public const string RateLimited = "rate_limited";
     public const string ValidationFailed = "validation_failed";
     public const string NotFound = "not_found";
@@ -90,7 +91,7 @@ public static class Problems
     }
 
     /// <summary>
-    /// A 503 is "come back later": every one says when (SPEC.md), whoever built it (a problem result, a middleware, a
+    /// A 503 is "come back later": every one says when (docs/contract.md#3-every-request), whoever built it (a problem result, a middleware, a
     /// health check, a proxied backend), so that no route can forget it. Registered by <c>MapDefaultEndpoints</c>.
     /// </summary>
     public static IApplicationBuilder UseRetryAfterOnEvery503(this IApplicationBuilder app) =>

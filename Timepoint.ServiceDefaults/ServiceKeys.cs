@@ -40,12 +40,14 @@ public static class ServiceKeyExtensions
     /// <summary>Only callers presenting this service's X-Service-Key reach the endpoints.</summary>
     public static TBuilder RequireServiceKey<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.AddEndpointFilter((context, next) =>
-            Check(context, next, ServiceKeyHeader, context.HttpContext.RequestServices.GetRequiredService<IOptions<SecurityOptions>>().Value.ServiceKey));
+            Check(context, next, ServiceKeyHeader, context.HttpContext.RequestServices.GetRequiredService<IOptions<SecurityOptions>>().Value.ServiceKey))
+            .WithMetadata(new CallerCredentials(ServiceOpenApi.ServiceKey));
 
     /// <summary>Only callers presenting this service's X-Admin-Key reach the endpoints.</summary>
     public static TBuilder RequireAdminKey<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.AddEndpointFilter((context, next) =>
-            Check(context, next, AdminKeyHeader, context.HttpContext.RequestServices.GetRequiredService<IOptions<SecurityOptions>>().Value.AdminKey));
+            Check(context, next, AdminKeyHeader, context.HttpContext.RequestServices.GetRequiredService<IOptions<SecurityOptions>>().Value.AdminKey))
+            .WithMetadata(new CallerCredentials(ServiceOpenApi.AdminKey));
 
     private static ValueTask<object?> Check(EndpointFilterInvocationContext context, EndpointFilterDelegate next, string header, string expected)
     {

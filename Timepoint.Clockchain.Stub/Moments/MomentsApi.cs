@@ -4,7 +4,7 @@ using Timepoint.Clockchain.Stub.Graph;
 
 namespace Timepoint.Clockchain.Stub.Moments;
 
-/// <summary>Public reads of the moments graph (SPEC.md section 5): search and page, or look one up by its canonical path.</summary>
+/// <summary>Public reads of the moments graph (docs/contract.md#5-backends): search and page, or look one up by its canonical path.</summary>
 public static class MomentsApi
 {
     public const int DefaultLimit = 20;
@@ -17,8 +17,8 @@ public static class MomentsApi
     public static WebApplication MapMomentsApi(this WebApplication app)
     {
         var moments = app.MapGroup("/api/v1/moments");
-        moments.MapGet("/", List);
-        moments.MapGet("/{**path}", Get);
+        moments.MapGet("/", List).WithName("ListMoments").WithSummary("Searches and pages the moments (q, year_from, year_to, entity, sort; limit 1..100, offset).").ProducesProblems(422);
+        moments.MapGet("/{**path}", Get).WithName("GetMoment").WithSummary("One moment by its canonical path, with its edges.").ProducesProblems(404);
         return app;
     }
 

@@ -8,11 +8,11 @@ public static class StatsApi
 {
     public static WebApplication MapStatsApi(this WebApplication app)
     {
-        app.MapGroup("/api/v1/stats").MapGet("/", (MomentGraph graph) => Ok(graph));
+        app.MapGroup("/api/v1/stats").MapGet("/", GetStats).WithName("GetStats").WithSummary("Figures of the moments graph.");
         return app;
     }
 
-    private static Ok<GraphStats> Ok(MomentGraph graph) => TypedResults.Ok(Compute(graph));
+    private static Ok<GraphStats> GetStats(MomentGraph graph) => TypedResults.Ok(Compute(graph));
 
     public static GraphStats Compute(MomentGraph graph)
     {

@@ -3,10 +3,11 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Timepoint.Credits.Ledger;
+using Timepoint.ServiceDefaults;
 
 namespace Timepoint.Credits;
 
-/// <summary>The public credits routes (SPEC.md section 2): the caller's balance and history, the price list, admin grants.</summary>
+/// <summary>The public credits routes (docs/contract.md#2-edge-routes): the caller's balance and history, the price list, admin grants.</summary>
 public static class CreditsApi
 {
     private const int DefaultLimit = 20;
@@ -17,14 +18,16 @@ public static class CreditsApi
     {
         var credits = app.MapGroup("/api/v1/credits").WithTags("Credits");
 
-        credits.MapGet("/costs", GetCosts);
+        credits.MapGet("/costs", GetCosts).WithName("GetCosts").WithSummary("The price of every metered operation, in credits.");
 
         var mine = credits.MapGroup("").RequireGatewayUser();
-        mine.MapGet("/balance", GetBalance);
-        mine.MapGet("/history", GetHistory);
+        mine.MapGet("/balance", GetBalance).WithName("GetBalance").WithSummary("The caller's balance and lifetime totals.").ProducesProblems(404);
+        mine.MapGet("/history", GetHistory).WithName("GetHistory").WithSummary("The caller's ledger, newest first (limit 1..100, default 20; offset).").ProducesProblems(404, 422);
+        mine.MapGet("/usage", GetUsage).WithName("GetCreditsUsage").WithSummary("The caller's credits charged and calls, by day, operation or API key (from..to, at most 92 days).").ProducesProblems(404, 422);
 
         var admin = credits.MapGroup("/admin").RequireAdminKey();
-        admin.MapPost("/grant", Grant);
+        admin.MapPost("/grant", Grant).WithName("GrantCredits").WithSummary("Admin: adds credits to a user (its account is opened if credits has not seen it yet).")
+            .Accepts<GrantRequest>("application/json").ProducesProblems(400, 415, 422);
 
         return app;
     }
@@ -59,6 +62,38 @@ public static class CreditsApi
             ? AccountDeleted()
             : TypedResults.Ok<IReadOnlyList<HistoryItem>>(
                 [.. entries.Select(e => new HistoryItem(e.Id, e.Amount, e.BalanceAfter, e.Type, e.Description, e.CreatedAt))]);
+    }
+
+    /// <summary>
+    /// The caller's charged calls (not refunded) from <c>from</c> to <c>to</c> (UTC dates, at most 92 days), grouped by
+    /// <c>day</c> (every day, zeros included), <c>operation</c> or <c>api_key</c> (null: calls made with an access token).
+    /// </summary>
+    public static async Task<Results<Ok<UsageResponse>, ProblemHttpResult>> GetUsage(ClaimsPrincipal user, CreditLedger ledger,
+        TimeProvider clock, string? from, string? to, string? group_by, CancellationToken cancellationToken)
+    {
+        var groupBy = group_by ?? UsageGroups.Day;
+        if (!UsageGroups.All.Contains(groupBy, StringComparer.Ordinal))
+        {
+            return Problems.Validation("group_by", $"group_by must be one of: {string.Join(", ", UsageGroups.All)}.");
+        }
+
+        if (!UsageRange.TryParse(from, to, DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime), out var range, out var field, out var error))
+        {
+            return Problems.Validation(field, error);
+        }
+
+        var userId = user.GetUserId()!.Value;
+        if (await ledger.GetAccountAsync(userId, cancellationToken) is null)
+        {
+            return AccountDeleted();
+        }
+
+        // Each row names its group by what it is: date, operation, or api_key_id (null: calls made with an access token).
+        var member = groupBy switch { UsageGroups.Day => "date", UsageGroups.Operation => "operation", _ => "api_key_id" };
+        var rows = await ledger.UserUsageAsync(userId, range, groupBy, cancellationToken);
+        return TypedResults.Ok(new UsageResponse(range.From, range.To, groupBy,
+            [.. rows.Select(r => new Dictionary<string, object?> { [member] = r.Group, ["credits_charged"] = r.CreditsCharged, ["calls"] = r.Calls })],
+            new UsageTotals(rows.Sum(r => r.CreditsCharged), rows.Sum(r => r.Calls))));
     }
 
     /// <summary>
@@ -120,3 +155,12 @@ public sealed record BalanceResponse(long Balance, long LifetimeEarned, long Lif
 public sealed record HistoryItem(long Id, long Amount, long BalanceAfter, string Type, string? Description, DateTimeOffset CreatedAt);
 
 public sealed record GrantResponse(long Balance, long Granted);
+
+public sealed record UsageTotals(long CreditsCharged, long Calls);
+
+public sealed record UsageResponse(DateOnly From, DateOnly To, string GroupBy, IReadOnlyList<Dictionary<string, object?>> Rows, UsageTotals Totals);
+
+/// <summary>The grant body (read field by field by <see cref="JsonBody"/>; described here for the document).</summary>
+/// <param name="Amount">Whole credits, more than 0.</param>
+/// <param name="TransactionType">admin_grant by default.</param>
+public sealed record GrantRequest(Guid UserId, long Amount, string? TransactionType = null, string? Description = null);

@@ -1,6 +1,8 @@
+using Timepoint.ServiceDefaults;
+
 namespace Timepoint.Credits.Ledger;
 
-/// <summary>Ledger row types (SPEC.md section 4, plus the types of the other metered operations).</summary>
+/// <summary>Ledger row types (docs/contract.md#4-credits, plus the types of the other metered operations).</summary>
 public static class TransactionTypes
 {
     public const string SignupBonus = "signup_bonus";
@@ -41,7 +43,10 @@ public sealed record LedgerEntry(long Id, long Amount, long BalanceAfter, string
 
 public sealed record Reservation(Guid Id, string Operation, long Amount, string Status, long BalanceAfter);
 
-public sealed record ReserveCommand(Guid UserId, string Operation, long Cost, string? IdempotencyKey, string? RequestFingerprint);
+/// <param name="ApiKeyId">The API key the call was made with (null: the user's access token), kept on the reservation and ledger rows.</param>
+/// <param name="KeyLimit">That key's credit cap, checked in the reservation's transaction.</param>
+public sealed record ReserveCommand(Guid UserId, string Operation, long Cost, string? IdempotencyKey, string? RequestFingerprint,
+    Guid? ApiKeyId = null, KeyCreditLimit? KeyLimit = null);
 
 /// <summary>An account on first touch: created now (with the signup bonus), already there, or refused because the user was deleted.</summary>
 public abstract record EnsureOutcome
@@ -66,6 +71,9 @@ public abstract record ReserveOutcome
     public sealed record Reserved(Reservation Reservation, bool Replayed) : ReserveOutcome;
 
     public sealed record Insufficient(long Required, long Available) : ReserveOutcome;
+
+    /// <summary>The API key's credit cap has less than the cost left in its period (<paramref name="Remaining"/>).</summary>
+    public sealed record KeyLimitReached(long Required, long Remaining) : ReserveOutcome;
 
     /// <summary>The idempotency key was used for a different request (another fingerprint or operation).</summary>
     public sealed record KeyReused : ReserveOutcome;

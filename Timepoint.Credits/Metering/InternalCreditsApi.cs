@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Timepoint.Credits.Ledger;
+using Timepoint.ServiceDefaults;
 
 namespace Timepoint.Credits;
 
@@ -27,6 +28,9 @@ public static class InternalCreditsApi
         internalApi.MapPost("/reservations/{id:guid}/refund", Refund);
         internalApi.MapDelete("/users/{userId:guid}", DeleteUser);
         internalApi.MapGet("/users/{userId:guid}/export", ExportUser);
+        internalApi.MapPost("/usage", RecordUsage);
+        internalApi.MapGet("/users/{userId:guid}/api-keys/spending", KeySpending);
+        internalApi.MapGet("/users/{userId:guid}/api-keys/{keyId:guid}/usage", KeyUsage);
 
         return app;
     }
@@ -67,6 +71,13 @@ public static class InternalCreditsApi
         var operation = body.RequiredString("operation", 64);
         var key = body.OptionalString("idempotency_key", MaxIdempotencyKey);
         var fingerprint = body.OptionalString("request_fingerprint", MaxFingerprint);
+        var apiKeyId = body.OptionalId("api_key_id");
+        var keyLimit = body.OptionalCreditLimit("key_credit_limit");
+        if (keyLimit is not null && apiKeyId is null)
+        {
+            body.Fail("key_credit_limit", "key_credit_limit needs the api_key_id it caps.");
+        }
+
         if (operation.Length > 0 && !options.Value.Costs.ContainsKey(operation))
         {
             body.Fail("operation", $"Unknown operation '{operation}'.");
@@ -77,7 +88,7 @@ public static class InternalCreditsApi
             return invalid;
         }
 
-        var command = new ReserveCommand(userId, operation, options.Value.Costs[operation], key, fingerprint);
+        var command = new ReserveCommand(userId, operation, options.Value.Costs[operation], key, fingerprint, apiKeyId, keyLimit);
         return await ledger.ReserveAsync(command, cancellationToken) switch
         {
             ReserveOutcome.Reserved { Reservation: var r, Replayed: var replayed } =>
@@ -88,6 +99,14 @@ public static class InternalCreditsApi
                 {
                     ["credits_required"] = insufficient.Required,
                     ["credits_available"] = insufficient.Available,
+                }),
+            ReserveOutcome.KeyLimitReached reached => Problems.Create(StatusCodes.Status402PaymentRequired, ErrorCodes.KeyCreditLimit,
+                "API key credit limit reached",
+                $"{operation} costs {reached.Required} credits; this API key has {reached.Remaining} left of its {keyLimit!.Amount} a {keyLimit.Period}.",
+                new Dictionary<string, object?>
+                {
+                    ["credits_required"] = reached.Required,
+                    ["key_credits_remaining"] = reached.Remaining,
                 }),
             ReserveOutcome.KeyReused => Problems.Validation("idempotency_key",
                 "This idempotency key was already used for a different request."),
@@ -172,19 +191,28 @@ public static class InternalCreditsApi
             : UserDeleted();
     }
 
+    /// <summary>The edge's per-day request counts, in batches; added to what is there (each batch is sent once).</summary>
+    public static async Task<NoContent> RecordUsage(UsageBatch batch, CreditLedger ledger, CancellationToken cancellationToken)
+    {
+        await ledger.RecordUsageAsync(batch.Counts ?? [], cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>For identity's key list: what each key of the user has spent today, this month and ever (UTC).</summary>
+    public static async Task<Ok<IReadOnlyList<KeySpending>>> KeySpending(Guid userId, CreditLedger ledger, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await ledger.KeySpendingAsync(userId, cancellationToken));
+
+    /// <summary>For identity's <c>GET /api/v1/auth/api-keys/{id}/usage</c> (identity checks that the key is the caller's).</summary>
+    public static async Task<Results<Ok<IReadOnlyList<KeyUsageDay>>, ProblemHttpResult>> KeyUsage(Guid userId, Guid keyId, string? from,
+        string? to, CreditLedger ledger, TimeProvider clock, CancellationToken cancellationToken) =>
+        UsageRange.TryParse(from, to, DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime), out var range, out var field, out var error)
+            ? TypedResults.Ok(await ledger.KeyUsageAsync(userId, keyId, range, cancellationToken))
+            : Problems.Validation(field, error);
+
     private static ProblemHttpResult UserDeleted() => Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Conflict",
         "The user was deleted; credits will not open an account for it again.");
 }
 
 public sealed record AccountResponse(long Balance, bool Created);
-
-public sealed record ReservationResponse(Guid ReservationId, string Operation, long Charged, long BalanceAfter, string Status, bool Replayed);
-
-public sealed record SettleResponse(Guid ReservationId, string Status);
-
-/// <summary>One answer per id asked, in the same order: <c>settled</c>, <c>refunded</c> (its charge cannot stand) or <c>not_found</c>.</summary>
-public sealed record SettleManyResponse(IReadOnlyList<SettleResponse> Reservations);
-
-public sealed record RefundResponse(Guid ReservationId, string Status, long BalanceAfter);
 
 public sealed record UserCreditsExport(BalanceResponse Balance, IReadOnlyList<HistoryItem> Ledger);

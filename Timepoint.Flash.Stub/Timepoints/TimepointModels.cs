@@ -1,6 +1,8 @@
+using System.ComponentModel;
+
 namespace Timepoint.Flash.Stub.Timepoints;
 
-/// <summary>A timepoint as clients see it and as flashdb stores it (SPEC.md section 5); content fields are null while it is processing.</summary>
+/// <summary>A timepoint as clients see it and as flashdb stores it (docs/contract.md#5-backends); content fields are null while it is processing.</summary>
 public sealed record TimepointDocument(
     Guid Id,
     string Query,
@@ -85,6 +87,14 @@ public sealed record GenerationInput(string Query, bool GenerateImage, string Pr
 public sealed record GenerationAccepted(Guid Id, string Status, string Message);
 
 /// <summary>One event of the generation stream: <c>data: {"event","step","data","progress","error"}</c>.</summary>
-public sealed record StreamEvent(string Event, string? Step, object? Data, int Progress, string? Error);
+[Description("One event of POST /api/v1/timepoints/generate/stream, each sent as 'data: {json}': start (data: timepoint_id, query, "
+    + "preset), one step_complete per pipeline step (step names it, data carries its content), then done (data: timepoint_id and the "
+    + "stored timepoint). The charge stands on done; a stream cut before done is refunded.")]
+public sealed record StreamEvent(
+    [property: Description("start, step_complete or done.")] string Event,
+    [property: Description("step_complete: the pipeline step (Judge, Timeline, Grounding, Scene, Characters, Dialog, ImagePrompt, ImageGen).")] string? Step,
+    [property: Description("What the event carries (see the event).")] object? Data,
+    [property: Description("0 to 100.")] int Progress,
+    string? Error);
 
 public sealed record TimepointPage(IReadOnlyList<TimepointDocument> Items, long Total, int Limit, int Offset);

@@ -8,7 +8,7 @@ using Timepoint.Flash.Stub.Storage;
 namespace Timepoint.Flash.Stub.Timepoints;
 
 /// <summary>
-/// Flash's timepoint routes (SPEC.md section 5). Every route needs a gateway-signed user, except DELETE, which also
+/// Flash's timepoint routes (docs/contract.md#5-backends). Every route needs a gateway-signed user, except DELETE, which also
 /// takes this service's X-Admin-Key to delete anyone's. Sync generation answers 200 with the stored timepoint.
 /// </summary>
 public static class TimepointsApi
@@ -21,19 +21,24 @@ public static class TimepointsApi
         var timepoints = app.MapGroup("/api/v1/timepoints");
 
         var users = timepoints.MapGroup("").RequireGatewayUser();
-        users.MapPost("/generate/sync", GenerateSync);
-        users.MapPost("/generate", GenerateAsync);
-        users.MapPost("/generate/stream", GenerateStream);
-        users.MapGet("/", List);
-        users.MapGet("/{id:guid}", Get);
-        users.MapGet("/{id:guid}/image.png", Image);
+
+        // Generation is work the edge charged for: only under its signed reservation.
+        var generate = users.MapGroup("/generate").RequireGatewayCharge();
+        generate.MapPost("/sync", GenerateSync).WithName("GenerateTimepointSync").WithSummary("Generates a timepoint and answers it once stored.").ProducesProblems(400, 500);
+        generate.MapPost("", GenerateAsync).WithName("GenerateTimepoint").WithSummary("Starts generating a timepoint: 202, poll GET /api/v1/timepoints/{id} until completed.").ProducesProblems(400, 500);
+        generate.MapPost("/stream", GenerateStream).WithName("GenerateTimepointStream").WithSummary("Generates a timepoint as a text/event-stream of StreamEvent: start, step_complete..., done.").ProducesProblems(400, 500);
+        users.MapGet("/", List).WithName("ListTimepoints").WithSummary("The caller's timepoints, newest first (limit 1..100, offset).");
+        users.MapGet("/{id:guid}", Get).WithName("GetTimepoint").WithSummary("One timepoint: the caller's own, or a public one.");
+        users.MapGet("/{id:guid}/image.png", Image).WithName("GetTimepointImage").WithSummary("A completed timepoint's image (PNG).").Produces(StatusCodes.Status200OK, contentType: "image/png");
+        users.ProducesProblems(404, 422);
 
         timepoints.MapGroup("").AddEndpointFilter(AdminKey.OrGatewayUser)
-            .MapDelete("/{id:guid}", Delete);
+            .WithMetadata(new CallerCredentials(ServiceOpenApi.Bearer, ServiceOpenApi.ApiKey, ServiceOpenApi.AdminKey))
+            .MapDelete("/{id:guid}", Delete).WithName("DeleteTimepoint").WithSummary("Deletes one of the caller's timepoints (any, with flash's X-Admin-Key).").ProducesProblems(401, 403);
 
-        // SPEC's /api/v1/users/me/timepoints: the gateway routes it here.
+        // The contract's /api/v1/users/me/timepoints: the gateway routes it here.
         app.MapGroup("/api/v1/users/me").RequireGatewayUser()
-            .MapGet("/timepoints", List);
+            .MapGet("/timepoints", List).WithName("ListMyTimepoints").WithSummary("The caller's timepoints, newest first (limit 1..100, offset).");
 
         return app;
     }

@@ -25,9 +25,11 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
     // then their keys are not looked up at identity, unless the verdict is already known here.
     private readonly ConcurrentDictionary<string, long> guessing = new();
 
-    public async Task InvokeAsync(HttpContext context, Func<Task> next)
+    /// <summary>Names the caller on <paramref name="edge"/>, or refuses the request; drops every credential the route does not use.</summary>
+    public async Task AuthenticateAsync(EdgeRequest edge)
     {
-        var route = context.GetEdgeRoute()!;
+        var context = edge.Context;
+        var route = edge.Route;
         // Keys for the target service travel only on routes that need them.
         if (route.Access != Access.Admin)
         {
@@ -39,14 +41,14 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
             context.Request.Headers.Remove(Microsoft.Extensions.Hosting.ServiceKeyExtensions.ServiceKeyHeader);
         }
 
-        if (route.Access is Access.User or Access.Jwt)
+        if (route.Authenticates)
         {
             var credential = Credentials.Read(context.Request);
-            var address = context.GetClientAddress().LimitKey;
+            var address = edge.ClientLimitKey;
             var limit = options.CurrentValue.RateLimits.UnknownApiKeysPerMinute;
             if (credential.Kind == CredentialKind.ApiKey && Guessing(address, limit) is { } refused && !apiKeys.IsKnown(credential.Value))
             {
-                await RefuseGuessingAsync(context, refused);
+                await RefuseGuessingAsync(edge, refused);
                 return;
             }
 
@@ -58,17 +60,16 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
                 if (code == ErrorCodes.KeyInvalid && await limiter.HitAsync(UnknownKeysBucket, address, limit) is { Allowed: false } over)
                 {
                     Remember(address, over.ResetAt);
-                    await RefuseGuessingAsync(context, over);
+                    await RefuseGuessingAsync(edge, over);
                     return;
                 }
 
-                context.Items[Proxy.EdgeRequestLog.RefusalItem] = code;
-                await Problems.WriteAsync(context, problem);
+                await edge.RefuseAsync(problem);
                 return;
             }
 
             Credentials.Remove(context.Request);
-            context.Features.Set(caller);
+            edge.Authenticated(caller!);
             metrics.Request(route.Id, caller!.Method);
         }
         else
@@ -83,8 +84,6 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
 
             metrics.Request(route.Id, "none");
         }
-
-        await next();
     }
 
     /// <summary>The refusal of an address whose budget of unknown keys is spent in this window; null if it is not.</summary>
@@ -120,14 +119,14 @@ public sealed class EdgeAuthentication(JwtValidator jwts, IApiKeyVerifier apiKey
         guessing[address] = resetAt;
     }
 
-    private Task RefuseGuessingAsync(HttpContext context, RateDecision decision)
+    private Task RefuseGuessingAsync(EdgeRequest edge, RateDecision decision)
     {
-        RateLimiting.WriteHeaders(context.Response, decision);
-        return RateLimiting.RefuseAsync(context, decision, UnknownKeysBucket, metrics,
+        RateLimiting.WriteHeaders(edge.Context.Response, decision);
+        return RateLimiting.RefuseAsync(edge, decision, UnknownKeysBucket, metrics,
             $"Too many unknown API keys from this address ({decision.Limit} a minute)");
     }
 
-    private async Task<(Caller?, ProblemHttpResult?)> AuthenticateAsync(HttpContext context, EdgeRoute route, Credential credential)
+    private async Task<(Caller?, ProblemHttpResult?)> AuthenticateAsync(HttpContext context, RoutePolicy route, Credential credential)
     {
         switch (credential.Kind)
         {

@@ -32,7 +32,7 @@ public sealed record Reservation(Guid ReservationId, string Operation, long Char
 public sealed record RefundRequest(string Reason);
 
 /// <summary>
-/// Metered routes (SPEC.md section 4): reserve the cost before forwarding, let the charge stand on the backend's 2xx,
+/// Metered routes (docs/contract.md#4-credits): reserve the cost before forwarding, let the charge stand on the backend's 2xx,
 /// refund it exactly once on anything else (5xx, timeout, a backend that cut the connection, or a stream the backend ended
 /// before <c>done</c>). A client that goes away once the call is forwarded changes nothing: the backend's answer decides. With an
 /// Idempotency-Key a retry is not charged again: it gets the first outcome, or 409 while the first is in flight.
@@ -44,20 +44,16 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
     private const int MaxMeteredBody = 1024 * 1024;
     private static readonly HashSet<string> Presets = ["balanced", "hd", "hyper", "gemini3"];
 
-    public async Task InvokeAsync(HttpContext context, Func<Task> next)
+    /// <summary>A call on a metered route (<see cref="RoutePolicy.MeteredOperation"/>): reserve, forward, settle or refund.</summary>
+    public async Task ForwardAsync(EdgeRequest edge, Func<Task> next)
     {
-        var route = context.GetEdgeRoute()!;
-        if (route.Metered is null)
-        {
-            await next();
-            return;
-        }
-
-        var caller = context.Features.Get<Caller>()!;
+        var context = edge.Context;
+        var route = edge.Route;
+        var caller = edge.Caller!;
         var body = await ReadBodyAsync(context);
         if (body is null)
         {
-            await Problems.WriteAsync(context, Problems.Create(StatusCodes.Status413PayloadTooLarge, ErrorCodes.ValidationFailed,
+            await edge.RefuseAsync(Problems.Create(StatusCodes.Status413PayloadTooLarge, ErrorCodes.ValidationFailed,
                 "Payload too large", $"A metered request body may be at most {MaxMeteredBody} bytes."));
             return;
         }
@@ -65,17 +61,17 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
         // Text no backend can keep is refused before anything is reserved (and before pricing reads the preset).
         var (operation, invalid) = TextInput.FindInvalidJsonField(body) is { } field
             ? (null, TextInput.Problem(field))
-            : route.Metered == "generate" ? GenerateOperation(body) : (route.Metered, null);
+            : route.MeteredOperation == "generate" ? GenerateOperation(body) : (route.MeteredOperation, null);
         if (invalid is not null)
         {
-            await Problems.WriteAsync(context, invalid);
+            await edge.RefuseAsync(invalid);
             return;
         }
 
         var clientKey = context.Request.Headers["Idempotency-Key"].ToString();
         if (clientKey.Length > MaxIdempotencyKeyLength)
         {
-            await Problems.WriteAsync(context, Problems.Validation("Idempotency-Key", $"Idempotency-Key may be at most {MaxIdempotencyKeyLength} characters."));
+            await edge.RefuseAsync(Problems.Validation("Idempotency-Key", $"Idempotency-Key may be at most {MaxIdempotencyKeyLength} characters."));
             return;
         }
 
@@ -100,7 +96,7 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
             logger.LogWarning("Credits unreachable for {Operation}: {Error}", operation, ex.Message);
             if (!clientGone.IsCancellationRequested)
             {
-                await Unavailable(context);
+                await Unavailable(edge);
             }
 
             return;
@@ -108,7 +104,7 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
 
         if (!reserved.IsSuccessStatusCode)
         {
-            await RelayRefusal(context, reserved);
+            await RelayRefusal(edge, reserved);
             return;
         }
 
@@ -125,11 +121,11 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
 
         if (reservation.Replayed && clientKey.Length > 0)
         {
-            await ReplayAsync(context, caller, clientKey, reservation);
+            await ReplayAsync(edge, caller, clientKey, reservation);
             return;
         }
 
-        context.Items[IdentityForwarding.MeteredItem] = true;
+        edge.Reserved(reservation.ReservationId, reservation.Charged);
         context.Response.OnStarting(() =>
         {
             // A failure is refunded once the forward ends; the headers already tell the client where it will stand.
@@ -220,11 +216,12 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
         }
     }
 
-    private async Task ReplayAsync(HttpContext context, Caller caller, string clientKey, Reservation reservation)
+    private async Task ReplayAsync(EdgeRequest edge, Caller caller, string clientKey, Reservation reservation)
     {
+        var context = edge.Context;
         if (reservation.Status == "reserved")
         {
-            await Problems.WriteAsync(context, Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Request in progress",
+            await edge.RefuseAsync(Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Request in progress",
                 "A request with this Idempotency-Key is still being processed."));
             return;
         }
@@ -235,7 +232,7 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
             // Finished, but its answer was not kept (a broken stream, an answer over 256 KB, a client gone before the
             // forward, Redis unavailable): say how it ended, so the client knows whether a new key would pay twice.
             context.Response.Headers["X-Credits-Charged"] = "0";
-            await Problems.WriteAsync(context, Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Request already finished",
+            await edge.RefuseAsync(Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Request already finished",
                 reservation.Status == "settled"
                     ? "A request with this Idempotency-Key has already completed and was charged; its answer was not kept (or cannot be read right now), so it cannot be replayed."
                     : "A request with this Idempotency-Key has already failed and its credits were refunded; send a new key to try again."));
@@ -250,23 +247,44 @@ public sealed partial class CreditsMetering(ICreditsMeteringApi credits, Credits
         await context.Response.Body.WriteAsync(stored.Body);
     }
 
-    private static async Task RelayRefusal(HttpContext context, IApiResponse<Reservation> refused)
+    private static async Task RelayRefusal(EdgeRequest edge, IApiResponse<Reservation> refused)
     {
         if (refused.StatusCode is HttpStatusCode.PaymentRequired or HttpStatusCode.UnprocessableEntity or HttpStatusCode.Conflict
             && (refused.Error as ApiException)?.Content is { Length: > 0 } content)
         {
             // Credits' own problem (credits_required / credits_available, or why the key was refused).
-            context.Response.StatusCode = (int)refused.StatusCode;
-            context.Response.ContentType = "application/problem+json";
-            await context.Response.WriteAsync(content);
+            await edge.RefuseAsync((int)refused.StatusCode, CodeOf(content, (int)refused.StatusCode), response =>
+            {
+                response.ContentType = "application/problem+json";
+                return response.WriteAsync(content);
+            });
             return;
         }
 
-        await Unavailable(context);
+        await Unavailable(edge);
     }
 
-    private static Task Unavailable(HttpContext context) =>
-        Problems.WriteAsync(context, Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable,
+    /// <summary>The <c>code</c> of a problem credits wrote, for the request log; the status's code if it names none.</summary>
+    private static string CodeOf(string problem, int status)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(problem);
+            if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("code", out var code)
+                && code.ValueKind == JsonValueKind.String)
+            {
+                return code.GetString()!;
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        return ErrorCodes.ForStatus(status);
+    }
+
+    private static Task Unavailable(EdgeRequest edge) =>
+        edge.RefuseAsync(Problems.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.UpstreamUnavailable,
             "Service unavailable", "Credits cannot be charged right now; nothing was charged. Try again shortly."));
 
     private static (string?, Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult?) GenerateOperation(byte[] body)

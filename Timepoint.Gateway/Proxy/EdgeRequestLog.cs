@@ -1,51 +1,52 @@
 using System.Collections;
 using System.Diagnostics;
-using Timepoint.Gateway.Auth;
-using Timepoint.Gateway.Routing;
+using Microsoft.Extensions.Options;
 
 namespace Timepoint.Gateway.Proxy;
 
 /// <summary>
 /// Puts the request id, client address (the one the limits use), route, auth method and user id on every log record written while the edge handles a proxied
-/// request (as a logging scope, which the dashboard shows as attributes), and writes one line when it is answered.
+/// request (as a logging scope, which the dashboard shows as attributes), and ends the request with one line: always when it
+/// was refused, failed, slow or metered; for other successes at <see cref="RequestLogOptions.SuccessSampleRatio"/>.
 /// Never a credential: only what the edge derived from it.
 /// </summary>
-public sealed partial class EdgeRequestLog(ILogger<EdgeRequestLog> logger)
+public sealed partial class EdgeRequestLog(ILogger<EdgeRequestLog> logger, GatewayMetrics metrics, IOptionsMonitor<GatewayOptions> options,
+    IHostEnvironment environment)
 {
-    /// <summary>The problem code of a refusal, left in <see cref="HttpContext.Items"/> by whoever refused.</summary>
-    public const string RefusalItem = "timepoint.refusal";
+    /// <summary>One scope for the whole request: every record written while the edge handles it carries the request's fields.</summary>
+    public IDisposable? Begin(EdgeRequest edge) => logger.BeginScope(new RequestScope(edge));
 
-    /// <summary>Outermost step: one scope for the whole request, and the line that ends it.</summary>
-    public async Task InvokeAsync(HttpContext context, Func<Task> next)
+    /// <summary>The line that ends the request: a refusal is named and counted as one, whichever step refused.</summary>
+    public void End(EdgeRequest edge)
     {
-        var route = context.GetEdgeRoute()!;
-        var started = Stopwatch.GetTimestamp();
-        var scope = new RequestScope(context.GetRequestId(), context.GetClientAddress().ToString(), route.Id);
-        context.Features.Set(scope);
-        using (logger.BeginScope(scope))
+        var context = edge.Context;
+        var elapsed = Stopwatch.GetElapsedTime(edge.StartedAt);
+        if (edge.Refusal is { } refusal)
         {
-            await next();
-            var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            if (context.Items[RefusalItem] is string code)
-            {
-                Refused(logger, context.Request.Method, route.Id, context.Response.StatusCode, code, elapsed);
-            }
-            else
-            {
-                Answered(logger, context.Request.Method, route.Id, context.Response.StatusCode, elapsed);
-            }
+            metrics.Refused(edge.Route.Id, refusal.Code);
+            Refused(logger, context.Request.Method, edge.Route.Id, context.Response.StatusCode, refusal.Code, elapsed.TotalMilliseconds);
+        }
+        else if (edge.Failure is { } failure)
+        {
+            Failed(logger, context.Request.Method, edge.Route.Id, context.Response.StatusCode, failure.Code, elapsed.TotalMilliseconds);
+        }
+        else if (Logs(edge, context.Response.StatusCode, elapsed))
+        {
+            Answered(logger, context.Request.Method, edge.Route.Id, context.Response.StatusCode, elapsed.TotalMilliseconds);
         }
     }
 
-    /// <summary>Right after authentication: who the caller is, on every record written from here on.</summary>
-    public Task CallerScopeAsync(HttpContext context, Func<Task> next)
+    /// <summary>Whether an answered request gets its line: a backend's 5xx, a slow or a metered call always; the rest at the ratio.</summary>
+    private bool Logs(EdgeRequest edge, int status, TimeSpan elapsed)
     {
-        if (context.Features.Get<Caller>() is { } caller)
+        var settings = options.CurrentValue.RequestLog;
+        if (status >= 500 || edge.Route.MeteredOperation is not null || elapsed >= settings.SlowThreshold)
         {
-            context.Features.Get<RequestScope>()?.Name(caller);
+            return true;
         }
 
-        return next();
+        var ratio = settings.SuccessSampleRatioIn(environment);
+        return ratio >= 1 || (ratio > 0 && Random.Shared.NextDouble() < ratio);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Answered {Method} {Route} with {Status} in {ElapsedMs:0.0} ms")]
@@ -54,15 +55,18 @@ public sealed partial class EdgeRequestLog(ILogger<EdgeRequestLog> logger)
     [LoggerMessage(Level = LogLevel.Information, Message = "Refused {Method} {Route} with {Status} {Code} in {ElapsedMs:0.0} ms")]
     private static partial void Refused(ILogger logger, string method, string route, int status, string code, double elapsedMs);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Failed {Method} {Route} with {Status} {Code} in {ElapsedMs:0.0} ms")]
+    private static partial void Failed(ILogger logger, string method, string route, int status, string code, double elapsedMs);
+
     /// <summary>
     /// The request's scope: request id, client address and route from the start, the caller once authentication named one (until then,
-    /// auth method "none"). One object per request; exporters that read a record's scopes after the request is over
-    /// see its caller, which is the request's caller whenever the record was written.
+    /// auth method "none"). One object per request, a view of its <see cref="EdgeRequest"/>: exporters that read a record's scopes
+    /// after the request is over see its caller, which is the request's caller whenever the record was written.
     /// </summary>
-    private sealed class RequestScope(string requestId, string clientAddress, string route) : IReadOnlyList<KeyValuePair<string, object?>>
+    private sealed class RequestScope(EdgeRequest edge) : IReadOnlyList<KeyValuePair<string, object?>>
     {
-        private static readonly Who Nobody = new("none", null, null);
-        private Who who = Nobody;
+        private string? clientAddress;
+        private string? userId;
 
         public int Count => 6;
 
@@ -70,21 +74,19 @@ public sealed partial class EdgeRequestLog(ILogger<EdgeRequestLog> logger)
         {
             get
             {
-                var current = Volatile.Read(ref who);
+                var caller = edge.Caller;
                 return index switch
                 {
-                    0 => new("RequestId", requestId),
-                    1 => new("ClientAddress", clientAddress),
-                    2 => new("Route", route),
-                    3 => new("AuthMethod", current.Method),
-                    4 => new("UserId", current.UserId),
-                    5 => new("ApiKeyId", current.ApiKeyId),
+                    0 => new("RequestId", edge.RequestId),
+                    1 => new("ClientAddress", clientAddress ??= edge.Client.ToString()),
+                    2 => new("Route", edge.Route.Id),
+                    3 => new("AuthMethod", caller?.Method ?? "none"),
+                    4 => new("UserId", caller is null ? null : userId ??= caller.UserId.ToString()),
+                    5 => new("ApiKeyId", caller?.ApiKeyId),
                     _ => throw new ArgumentOutOfRangeException(nameof(index)),
                 };
             }
         }
-
-        public void Name(Caller caller) => Volatile.Write(ref who, new Who(caller.Method, caller.UserId.ToString(), caller.ApiKeyId));
 
         public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
         {
@@ -96,8 +98,7 @@ public sealed partial class EdgeRequestLog(ILogger<EdgeRequestLog> logger)
 
         IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
-        public override string ToString() => $"RequestId:{requestId} ClientAddress:{clientAddress} Route:{route} AuthMethod:{Volatile.Read(ref who).Method}";
-
-        private sealed record Who(string Method, string? UserId, string? ApiKeyId);
+        public override string ToString() =>
+            $"RequestId:{edge.RequestId} ClientAddress:{edge.Client} Route:{edge.Route.Id} AuthMethod:{edge.Caller?.Method ?? "none"}";
     }
 }

@@ -11,7 +11,6 @@ namespace Timepoint.Gateway.Proxy;
 public static partial class HeaderHygiene
 {
     public const string RequestIdHeader = "X-Request-ID";
-    private static readonly object RequestIdKey = new();
 
     /// <summary>Flash's failure injection; only a test platform lets it through (<see cref="GatewayOptions.ForwardFailureInjection"/>).</summary>
     public const string FailureInjectionHeader = "X-Flash-Fail";
@@ -23,8 +22,8 @@ public static partial class HeaderHygiene
         app.Use((context, next) =>
         {
             var headers = context.Request.Headers;
-            context.Features.Set(ClientAddress.Resolve(context.Connection.RemoteIpAddress,
-                trusted.IsEmpty ? default : headers[GatewayHeaders.ForwardedFor], trusted));
+            var client = ClientAddress.Resolve(context.Connection.RemoteIpAddress,
+                trusted.IsEmpty ? default : headers[GatewayHeaders.ForwardedFor], trusted);
             List<string>? spoofed = null;
             foreach (var name in headers.Keys)
             {
@@ -40,7 +39,7 @@ public static partial class HeaderHygiene
                 ? headers[RequestIdHeader][0]!
                 : Guid.NewGuid().ToString("N");
             headers[RequestIdHeader] = requestId;
-            context.Items[RequestIdKey] = requestId;
+            context.Features.Set(new EdgeArrival(requestId, client));
             context.Response.Headers[RequestIdHeader] = requestId;
             if (FirstUnsendable(headers) is { } unsendable)
             {
@@ -79,12 +78,6 @@ public static partial class HeaderHygiene
     private static bool IsFailureInjectionHeader(string name) =>
         name.Replace('_', '-').Equals(FailureInjectionHeader, StringComparison.OrdinalIgnoreCase);
 
-    public static string GetRequestId(this HttpContext context) => (string)context.Items[RequestIdKey]!;
-
-    /// <summary>The client this request is for (the connection's address when no trusted proxy named another).</summary>
-    public static ClientAddress GetClientAddress(this HttpContext context) =>
-        context.Features.Get<ClientAddress>() ?? new ClientAddress(ClientAddress.Normalise(context.Connection.RemoteIpAddress));
-
     /// <summary>Identity and trust headers only the edge may set; compared with case and '_' / '-' folded.</summary>
     public static bool IsTrustHeader(string name)
     {
@@ -103,4 +96,12 @@ public static partial class HeaderHygiene
 
     [GeneratedRegex("^[A-Za-z0-9._:-]{1,128}$")]
     private static partial Regex SaneRequestId();
+}
+
+/// <summary>What the edge knows of a request as it arrives, before routing decides anything: its sane request id and its client.</summary>
+public sealed record EdgeArrival(string RequestId, ClientAddress Client)
+{
+    /// <summary>The arrival <see cref="HeaderHygiene"/> recorded; the connection's address and a fresh id when it did not run.</summary>
+    public static EdgeArrival Of(HttpContext context) => context.Features.Get<EdgeArrival>()
+        ?? new EdgeArrival(Guid.NewGuid().ToString("N"), new ClientAddress(ClientAddress.Normalise(context.Connection.RemoteIpAddress)));
 }

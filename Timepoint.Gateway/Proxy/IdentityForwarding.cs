@@ -7,15 +7,14 @@ using Yarp.ReverseProxy.Transforms.Builder;
 namespace Timepoint.Gateway.Proxy;
 
 /// <summary>
-/// Adds the identity the edge vouches for to the proxied request: X-User-ID, X-Auth-Method, X-Api-Key-Id,
-/// X-Request-ID, X-Gateway-Timestamp and X-Gateway-Signature over the path the backend will see; and on every request,
-/// the client's address as the edge resolved it (<see cref="ClientAddress"/>): one clean X-Forwarded-For, signed with
-/// X-Gateway-Client-Signature, so a backend sees the client the limits saw and believes no address the edge did not set.
+/// Adds what the edge vouches for to the proxied request, signed as one (<see cref="GatewayForward"/>, v2): the method,
+/// the path and query the backend will see, X-Request-ID, a fresh X-Gateway-Nonce, X-Gateway-Timestamp, the client's
+/// address as the edge resolved it (<see cref="ClientAddress"/>: one clean X-Forwarded-For, on every request), and for
+/// a caller X-User-ID, X-Auth-Method, X-Api-Key-Id and X-Auth-Session; on a metered call the reservation and its price
+/// (X-Gateway-Reservation, X-Gateway-Price), so a backend does metered work only for a call the edge charged.
 /// </summary>
 public sealed class IdentityForwarding(IOptions<GatewayTrustOptions> trust, TimeProvider clock) : ITransformProvider
 {
-    public const string MeteredItem = "timepoint.metered";
-
     public void ValidateRoute(TransformRouteValidationContext context)
     {
     }
@@ -40,45 +39,26 @@ public sealed class IdentityForwarding(IOptions<GatewayTrustOptions> trust, Time
         // Added after the route's own transforms, so context.Path is already the backend's path.
         context.AddRequestTransform(transform =>
         {
-            var http = transform.HttpContext;
+            var edge = EdgeRequest.Of(transform.HttpContext);
+            var caller = edge.Caller;
+            var forward = new GatewayForward(
+                transform.ProxyRequest.Method.Method,
+                (transform.Path.HasValue ? transform.Path.Value! : "/") + transform.Query.QueryString.Value,
+                edge.RequestId,
+                GatewayForward.NewNonce(),
+                clock.GetUtcNow().ToUnixTimeSeconds(),
+                edge.Client.Address?.ToString() ?? "",
+                caller?.UserId.ToString() ?? "",
+                caller?.Method ?? "",
+                caller?.ApiKeyId ?? "",
+                caller?.SessionId ?? "",
+                edge.ReservationId?.ToString() ?? "",
+                edge.Metered ? edge.Charged.ToString(CultureInfo.InvariantCulture) : "");
             var headers = transform.ProxyRequest.Headers;
-            headers.Remove(HeaderHygiene.RequestIdHeader);
-            headers.TryAddWithoutValidation(HeaderHygiene.RequestIdHeader, http.GetRequestId());
-
-            var timestamp = clock.GetUtcNow().ToUnixTimeSeconds();
-            var path = transform.Path.HasValue ? transform.Path.Value! : "/";
-            headers.Remove(GatewayHeaders.ForwardedFor);
-            headers.Remove(GatewayHeaders.Timestamp);
-            headers.TryAddWithoutValidation(GatewayHeaders.Timestamp, timestamp.ToString(CultureInfo.InvariantCulture));
-            if (http.GetClientAddress().Address is { } client)
+            foreach (var (name, value) in forward.Headers(trust.Value.Secret))
             {
-                var address = client.ToString();
-                headers.TryAddWithoutValidation(GatewayHeaders.ForwardedFor, address);
-                headers.TryAddWithoutValidation(GatewayHeaders.ClientSignature,
-                    GatewayHeaders.SignClient(trust.Value.Secret, transform.ProxyRequest.Method.Method, path, address, timestamp));
-            }
-
-            if (http.Features.Get<Caller>() is { } caller)
-            {
-                var user = caller.UserId.ToString();
-                headers.TryAddWithoutValidation(GatewayHeaders.UserId, user);
-                headers.TryAddWithoutValidation(GatewayHeaders.AuthMethod, caller.Method);
-                if (caller.ApiKeyId is not null)
-                {
-                    headers.TryAddWithoutValidation(GatewayHeaders.ApiKeyId, caller.ApiKeyId);
-                }
-
-                if (caller.SessionId is not null)
-                {
-                    headers.TryAddWithoutValidation(GatewayHeaders.SessionId, caller.SessionId);
-                }
-
-                headers.TryAddWithoutValidation(GatewayHeaders.Signature,
-                    GatewayHeaders.Sign(trust.Value.Secret, transform.ProxyRequest.Method.Method, path, user, timestamp));
-                if (http.Items.ContainsKey(MeteredItem))
-                {
-                    headers.TryAddWithoutValidation(GatewayHeaders.Metered, "true");
-                }
+                headers.Remove(name);
+                headers.TryAddWithoutValidation(name, value);
             }
 
             return ValueTask.CompletedTask;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http.Timeouts;
-using Timepoint.Gateway.Routing;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Timepoint.Gateway.Proxy;
@@ -8,11 +7,13 @@ namespace Timepoint.Gateway.Proxy;
 /// <summary>Turns a failed forward into problem+json: 504 upstream_timeout for a silent backend, 502/503 upstream_unavailable otherwise.</summary>
 public sealed class UpstreamErrors(GatewayMetrics metrics)
 {
-    public async Task InvokeAsync(HttpContext context, Func<Task> next)
+    /// <summary>Forwards through <paramref name="next"/>, times the backend, and answers a failed forward with a problem.</summary>
+    public async Task ForwardAsync(EdgeRequest edge, Func<Task> next)
     {
+        var context = edge.Context;
         var started = Stopwatch.GetTimestamp();
         await next();
-        var route = context.GetEdgeRoute()!;
+        var route = edge.Route;
         metrics.Upstream(route.Id, context.Response.StatusCode, Stopwatch.GetElapsedTime(started));
 
         var error = context.Features.Get<IForwarderErrorFeature>();
@@ -23,6 +24,7 @@ public sealed class UpstreamErrors(GatewayMetrics metrics)
 
         // The route's own timeout cancels the request like a departing client would; its timeout token tells them apart.
         var routeTimedOut = context.Features.Get<IHttpRequestTimeoutFeature>()?.RequestTimeoutToken.IsCancellationRequested == true;
+        var clientError = error.Error == ForwarderError.RequestBodyClient ? ClientError(error.Exception) : null;
         var problem = (error.Error, routeTimedOut) switch
         {
             (ForwarderError.RequestTimedOut, _) or (ForwarderError.RequestCanceled, true) => Problems.Create(StatusCodes.Status504GatewayTimeout, ErrorCodes.UpstreamTimeout,
@@ -31,7 +33,7 @@ public sealed class UpstreamErrors(GatewayMetrics metrics)
                 "Upstream unavailable", $"The {route.Cluster} service is unavailable."),
             (ForwarderError.RequestCanceled, false) => null, // the client went away
             // The client's body broke Kestrel's limits while it was being forwarded (e.g. over MaxRequestBodySize): its fault, its status.
-            (ForwarderError.RequestBodyClient, _) when ClientError(error.Exception) is { } bad => Problems.Create(bad.StatusCode,
+            (ForwarderError.RequestBodyClient, _) when clientError is { } bad => Problems.Create(bad.StatusCode,
                 ErrorCodes.ForStatus(bad.StatusCode), bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Payload too large" : "Bad request", bad.Message),
             // Nobody listening (the service is down or restarting): come back later, 503 with Retry-After.
             (ForwarderError.Request, _) when error.Exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } =>
@@ -42,7 +44,8 @@ public sealed class UpstreamErrors(GatewayMetrics metrics)
         };
         if (problem is not null)
         {
-            // Clear drops what the backend began to send, and the edge's own rate-limit headers with it: those stay.
+            // Clear drops what the backend began to send, and the edge's own headers with it: its rate-limit headers and
+            // the request id stay.
             var limits = Limits.RateLimiting.Headers.Select(name => (name, value: context.Response.Headers[name])).Where(h => h.value.Count > 0).ToArray();
             context.Response.Clear();
             foreach (var (name, value) in limits)
@@ -50,7 +53,10 @@ public sealed class UpstreamErrors(GatewayMetrics metrics)
                 context.Response.Headers[name] = value;
             }
 
-            await Problems.WriteAsync(context, problem);
+            context.Response.Headers[HeaderHygiene.RequestIdHeader] = edge.RequestId;
+
+            // The client's own fault is a refusal; anything else, a failure of the backend call.
+            await (clientError is not null ? edge.RefuseAsync(problem) : edge.FailAsync(problem));
         }
     }
 

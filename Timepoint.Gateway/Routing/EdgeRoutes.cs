@@ -1,6 +1,6 @@
 namespace Timepoint.Gateway.Routing;
 
-/// <summary>Who may call a route (SPEC.md section 2).</summary>
+/// <summary>Who may call a route (docs/contract.md#2-edge-routes).</summary>
 public enum Access
 {
     /// <summary>No credentials; any sent are ignored (a client refreshing may still carry its expired token).</summary>
@@ -29,7 +29,7 @@ public sealed record EdgeRoute(
     string? Metered = null,
     bool Streaming = false);
 
-/// <summary>API-key scopes (SPEC.md section 2); JWTs are not scope-limited.</summary>
+/// <summary>API-key scopes (docs/contract.md#2-edge-routes); JWTs are not scope-limited.</summary>
 public static class ApiKeyScope
 {
     public const string Read = "read";

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Timepoint.Identity.Data;
+using Timepoint.ServiceDefaults;
 
 namespace Timepoint.Identity.ApiKeys;
 
@@ -18,7 +19,8 @@ public static class ApiKeyScopes
 
 /// <summary>The answer to a create: the only time the secret is shown.</summary>
 public sealed record CreatedApiKey(
-    Guid Id, string Name, string Key, string Prefix, string[] Scopes, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt);
+    Guid Id, string Name, string Key, string Prefix, string[] Scopes, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt,
+    int? RateLimitPerMinute, KeyCreditLimit? CreditLimit);
 
 /// <summary>The answer to a reroll: the new key (its secret shown this once) and until when the old one still works.</summary>
 public sealed record RerolledApiKey(
@@ -26,19 +28,36 @@ public sealed record RerolledApiKey(
     Guid PreviousKeyId, DateTimeOffset PreviousValidUntil);
 
 /// <summary>A key as listed and exported: never the secret, never the hash.</summary>
+/// <param name="CreditRemaining">What is left of the cap in its current period (null: no cap, or credits could not be asked).</param>
 public sealed record ApiKeyView(
     Guid Id, string Name, string Prefix, string[] Scopes, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt,
-    DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt, DateTimeOffset? ValidUntil)
+    DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt, DateTimeOffset? ValidUntil, int? RateLimitPerMinute = null,
+    KeyCreditLimit? CreditLimit = null, long? CreditRemaining = null)
 {
     public static ApiKeyView From(ApiKey key) => new(
-        key.Id, key.Name, key.Prefix, key.Scopes, key.CreatedAt, key.ExpiresAt, key.LastUsedAt, key.RevokedAt, key.ValidUntil);
+        key.Id, key.Name, key.Prefix, key.Scopes, key.CreatedAt, key.ExpiresAt, key.LastUsedAt, key.RevokedAt, key.ValidUntil,
+        key.RateLimitPerMinute, LimitOf(key));
+
+    public static KeyCreditLimit? LimitOf(ApiKey key) =>
+        key is { CreditLimit: { } amount, CreditLimitPeriod: { } period } ? new KeyCreditLimit(amount, period) : null;
 }
+
+/// <summary>The answer of <c>GET /api/v1/auth/api-keys/{id}/usage</c>.</summary>
+public sealed record ApiKeyUsageReport(Guid KeyId, DateOnly From, DateOnly To, IReadOnlyList<ApiKeyUsageDay> Days, ApiKeyUsageTotals Totals);
+
+public sealed record ApiKeyUsageDay(DateOnly Date, long Requests, long Refused, long CreditsCharged);
+
+public sealed record ApiKeyUsageTotals(long Requests, long Refused, long CreditsCharged);
 
 /// <summary>The answer of the internal verification: a <see cref="VerifiedKey"/> or a <see cref="RefusedKey"/>.</summary>
 public interface IKeyVerdict;
 
-/// <summary>Internal verification, a valid key: who it acts for, with which scopes, until when at the latest.</summary>
-public sealed record VerifiedKey(Guid UserId, Guid KeyId, string[] Scopes, string Tier, DateTimeOffset? ValidUntil) : IKeyVerdict
+/// <summary>
+/// Internal verification, a valid key: who it acts for, with which scopes, until when at the latest, and its own limits
+/// (the edge enforces the rate limit and passes the credit cap to credits with each reservation).
+/// </summary>
+public sealed record VerifiedKey(Guid UserId, Guid KeyId, string[] Scopes, string Tier, DateTimeOffset? ValidUntil,
+    int? RateLimitPerMinute = null, KeyCreditLimit? CreditLimit = null) : IKeyVerdict
 {
     [JsonPropertyOrder(-1)]
     public bool Valid => true;

@@ -47,7 +47,7 @@ public sealed class ApiKeyRevocations(IConnectionMultiplexer redis, ApiKeyMetric
 
 /// <summary>
 /// Finds, in every save of <see cref="IdentityDbContext"/>, the keys that stop working (revoked, rerolled, deleted, or
-/// whose user is deleted or disabled) and publishes them once the change has committed: published earlier, a gateway
+/// whose user is deleted or disabled) or whose limits changed and publishes them once the change has committed: published earlier, a gateway
 /// could ask again before the commit and cache the old answer. For a deleted user the key hashes are read before the
 /// delete, since the rows go with the user (cascade).
 /// </summary>
@@ -168,6 +168,12 @@ public sealed class ApiKeyRevocationInterceptor(ApiKeyRevocations revocations) :
             else if (entry.State == EntityState.Modified && entry.Property(k => k.ValidUntil).IsModified && key.ValidUntil is not null)
             {
                 state.Add([new ApiKeyRevocation(key.Hash, key.Id, key.RevokedAt is null ? key.ValidUntil : null)]);
+            }
+            else if (entry.State == EntityState.Modified && (entry.Property(k => k.RateLimitPerMinute).IsModified
+                || entry.Property(k => k.CreditLimit).IsModified || entry.Property(k => k.CreditLimitPeriod).IsModified))
+            {
+                // New limits: the cached verdict goes, and the key keeps working until its own end.
+                state.Add([new ApiKeyRevocation(key.Hash, key.Id, key.ExpiresAt ?? DateTimeOffset.MaxValue)]);
             }
         }
 

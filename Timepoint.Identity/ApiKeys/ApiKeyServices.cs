@@ -17,6 +17,13 @@ public sealed class ApiKeyOptions
     [Range(typeof(TimeSpan), "01:00:00", "3650.00:00:00")]
     public TimeSpan MaxLifetime { get; set; } = TimeSpan.FromDays(730);
 
+    /// <summary>
+    /// The highest <c>rate_limit_per_minute</c> a key may be given: the owner's own largest budget at the edge (its reads,
+    /// <c>Gateway:RateLimits:ReadsPerMinute</c>); a key's limit only ever narrows what its owner may do.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int MaxRateLimitPerMinute { get; set; } = 300;
+
     /// <summary>last_used_at is written at most once per this interval per key.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan LastUsedResolution { get; set; } = TimeSpan.FromMinutes(1);

@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Timepoint.Identity.Data;
+using Timepoint.ServiceDefaults;
 
 namespace Timepoint.Identity.ApiKeys;
 
@@ -27,7 +28,7 @@ public sealed class ApiKeyStore(
     }
 
     public async Task<(Outcome Outcome, CreatedApiKey? Key)> CreateAsync(
-        Guid userId, string name, string[] scopes, DateTimeOffset? expiresAt, CancellationToken ct)
+        Guid userId, string name, string[] scopes, DateTimeOffset? expiresAt, KeyLimits limits, CancellationToken ct)
     {
         var now = Now();
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
@@ -51,11 +52,39 @@ public sealed class ApiKeyStore(
         }
 
         var (key, secret) = NewKey(userId, name, scopes, expiresAt, now);
+        limits.ApplyTo(key);
         db.ApiKeys.Add(key);
         await db.SaveChangesAsync(ct);
         await transaction.CommitAsync(ct);
-        return (Outcome.Done, new CreatedApiKey(key.Id, key.Name, secret, key.Prefix, key.Scopes, key.CreatedAt, key.ExpiresAt));
+        return (Outcome.Done, new CreatedApiKey(key.Id, key.Name, secret, key.Prefix, key.Scopes, key.CreatedAt, key.ExpiresAt,
+            key.RateLimitPerMinute, ApiKeyView.LimitOf(key)));
     }
+
+    /// <summary>
+    /// Changes an active key's limits (the members given); the edge drops its cached verdict at once (the interceptor
+    /// publishes the change), so the next request runs under them. Another user's key is not found.
+    /// </summary>
+    public async Task<(Outcome Outcome, ApiKeyView? Key)> ChangeLimitsAsync(Guid userId, Guid keyId, KeyLimits limits, CancellationToken ct)
+    {
+        var key = await db.ApiKeys.FirstOrDefaultAsync(k => k.Id == keyId && k.UserId == userId, ct);
+        if (key is null)
+        {
+            return (Outcome.NotFound, null);
+        }
+
+        if (key.RevokedAt is not null || key.ValidUntil is not null || key.ExpiresAt <= Now())
+        {
+            return (Outcome.NotActive, null);
+        }
+
+        limits.ApplyTo(key);
+        await db.SaveChangesAsync(ct);
+        return (Outcome.Done, ApiKeyView.From(key));
+    }
+
+    /// <summary>The caller's key, or null when it is unknown or another user's.</summary>
+    public Task<ApiKey?> FindAsync(Guid userId, Guid keyId, CancellationToken ct) =>
+        db.ApiKeys.AsNoTracking().FirstOrDefaultAsync(k => k.Id == keyId && k.UserId == userId, ct);
 
     public async Task<ApiKeyView[]> ListAsync(Guid userId, CancellationToken ct) =>
         [.. (await db.ApiKeys.AsNoTracking().Where(k => k.UserId == userId).OrderByDescending(k => k.CreatedAt).ToListAsync(ct))
@@ -109,6 +138,7 @@ public sealed class ApiKeyStore(
         }
 
         var (key, secret) = NewKey(userId, old.Name, old.Scopes, old.ExpiresAt, now);
+        (key.RateLimitPerMinute, key.CreditLimit, key.CreditLimitPeriod) = (old.RateLimitPerMinute, old.CreditLimit, old.CreditLimitPeriod);
         db.ApiKeys.Add(key);
         old.ValidUntil = now + grace;
         old.ReplacedById = key.Id;
@@ -137,7 +167,11 @@ public sealed class ApiKeyStore(
             from k in db.ApiKeys.AsNoTracking()
             join u in db.Users on k.UserId equals u.Id
             where k.Hash == hash
-            select new { k.Id, k.UserId, k.Hash, k.Scopes, k.ExpiresAt, k.ValidUntil, k.RevokedAt, k.LastUsedAt, u.Tier, u.Disabled })
+            select new
+            {
+                k.Id, k.UserId, k.Hash, k.Scopes, k.ExpiresAt, k.ValidUntil, k.RevokedAt, k.LastUsedAt, k.RateLimitPerMinute, k.CreditLimit,
+                k.CreditLimitPeriod, u.Tier, u.Disabled,
+            })
             .FirstOrDefaultAsync(ct);
         if (found is null || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(found.Hash), Encoding.ASCII.GetBytes(hash)))
         {
@@ -157,7 +191,8 @@ public sealed class ApiKeyStore(
 
         usage.Record(found.Id, found.LastUsedAt, now);
         metrics.Verified("valid");
-        return new VerifiedKey(found.UserId, found.Id, found.Scopes, found.Tier, Earliest(found.ExpiresAt, found.ValidUntil));
+        return new VerifiedKey(found.UserId, found.Id, found.Scopes, found.Tier, Earliest(found.ExpiresAt, found.ValidUntil),
+            found.RateLimitPerMinute, found is { CreditLimit: { } cap, CreditLimitPeriod: { } period } ? new(cap, period) : null);
     }
 
     private RefusedKey Refuse(string reason)
@@ -188,4 +223,23 @@ public sealed class ApiKeyStore(
     private DateTimeOffset Now() => AtMicroseconds(clock.GetUtcNow());
 
     public static DateTimeOffset AtMicroseconds(DateTimeOffset time) => new(time.UtcTicks - time.UtcTicks % 10, TimeSpan.Zero);
+}
+
+/// <summary>Limits asked for a key; a member not given (<c>Set...</c> false) stays as it is.</summary>
+public sealed record KeyLimits(bool SetRateLimit, int? RateLimitPerMinute, bool SetCreditLimit, KeyCreditLimit? CreditLimit)
+{
+    public static readonly KeyLimits None = new(false, null, false, null);
+
+    public void ApplyTo(ApiKey key)
+    {
+        if (SetRateLimit)
+        {
+            key.RateLimitPerMinute = RateLimitPerMinute;
+        }
+
+        if (SetCreditLimit)
+        {
+            (key.CreditLimit, key.CreditLimitPeriod) = (CreditLimit?.Amount, CreditLimit?.Period);
+        }
+    }
 }

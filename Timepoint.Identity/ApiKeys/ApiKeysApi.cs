@@ -3,6 +3,9 @@ using System.Security.Claims;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Timepoint.Identity.Auth;
+using Timepoint.Identity.Downstream;
+using Timepoint.ServiceDefaults;
 using static Timepoint.Identity.ApiKeys.ApiKeyStore;
 
 namespace Timepoint.Identity.ApiKeys;
@@ -27,10 +30,13 @@ public static class ApiKeysApi
             context.HttpContext.Response.Headers.CacheControl = "no-store";
             return next(context);
         });
-        keys.MapPost("/", Create);
-        keys.MapGet("/", List);
-        keys.MapDelete("/{id}", Revoke);
-        keys.MapPost("/{id}/reroll", Reroll);
+        keys.MapPost("/", Create).WithName("CreateApiKey").WithSummary("Creates an API key; its secret (key) is shown this once.").Accepts<ApiKeyCreateBody>("application/json").ProducesProblems(400, 413, 415, 422);
+        keys.MapGet("/", List).WithName("ListApiKeys").WithSummary("The caller's API keys (never their secrets), with their limits and what is left of their credit caps.");
+        keys.MapPatch("/{id}", ChangeLimits).WithName("ChangeApiKeyLimits").WithSummary("Changes an API key's rate limit and credit cap.").ProducesProblems(400, 404, 413, 415, 422);
+        keys.MapDelete("/{id}", Revoke).WithName("RevokeApiKey").WithSummary("Revokes an API key at every edge replica at once.").ProducesProblems(404);
+        keys.MapPost("/{id}/reroll", Reroll).WithName("RerollApiKey").WithSummary("A new secret for an API key; the old one works for grace_seconds more.").Accepts<ApiKeyRerollBody>(isOptional: true, "application/json")
+            .ProducesProblems(400, 404, 413, 415, 422);
+        keys.MapGet("/{id}/usage", Usage).WithName("GetApiKeyUsage").WithSummary("An API key's requests, refused requests and credits charged per day (from..to, at most 92 days).").ProducesProblems(404, 422);
 
         // The gateway's question; /internal/** is refused at the edge and this needs identity's own service key.
         app.MapPost("/internal/identity/api-keys/verify", Verify).RequireServiceKey();
@@ -50,9 +56,15 @@ public static class ApiKeysApi
         string? name = null;
         string[] scopes = [ApiKeyScopes.Read];
         DateTimeOffset? expiresAt = null;
+        var limits = KeyLimits.None;
         foreach (var property in body.EnumerateObject())
         {
             if (errors.ContainsKey(property.Name))
+            {
+                continue;
+            }
+
+            if (ParseLimit(property, options.Value, ref limits, errors))
             {
                 continue;
             }
@@ -69,7 +81,7 @@ public static class ApiKeysApi
                     expiresAt = ParseExpiry(property.Value, clock.GetUtcNow(), options.Value.MaxLifetime, errors);
                     break;
                 default:
-                    errors[property.Name] = ["Unknown member; a key takes name, scopes and expires_at."];
+                    errors[property.Name] = ["Unknown member; a key takes name, scopes, expires_at, rate_limit_per_minute and credit_limit."];
                     break;
             }
         }
@@ -84,7 +96,7 @@ public static class ApiKeysApi
             return Problems.Validation("The API key was not created.", errors);
         }
 
-        var (outcome, key) = await store.CreateAsync(caller.GetUserId()!.Value, name!, scopes, expiresAt, ct);
+        var (outcome, key) = await store.CreateAsync(caller.GetUserId()!.Value, name!, scopes, expiresAt, limits, ct);
         return outcome switch
         {
             Outcome.Done => TypedResults.Created((string?)null, key),
@@ -95,8 +107,198 @@ public static class ApiKeysApi
         };
     }
 
-    private static async Task<Ok<ApiKeyView[]>> List(ClaimsPrincipal caller, ApiKeyStore store, CancellationToken ct) =>
-        TypedResults.Ok(await store.ListAsync(caller.GetUserId()!.Value, ct));
+    /// <summary>
+    /// The caller's keys with their limits and, for a capped key, what is left of its cap in the current period (asked of
+    /// credits, which holds the money; null when credits cannot answer right now).
+    /// </summary>
+    private static async Task<Ok<ApiKeyView[]>> List(ClaimsPrincipal caller, ApiKeyStore store, ICreditsInternalApi credits,
+        ILoggerFactory loggers, CancellationToken ct)
+    {
+        var userId = caller.GetUserId()!.Value;
+        var keys = await store.ListAsync(userId, ct);
+        if (!keys.Any(k => k.CreditLimit is not null))
+        {
+            return TypedResults.Ok(keys);
+        }
+
+        Dictionary<Guid, JsonElement> spending;
+        try
+        {
+            spending = (await credits.KeySpendingAsync(userId, ct)).EnumerateArray()
+                .ToDictionary(s => s.GetProperty("api_key_id").GetGuid());
+        }
+        // Any failure (refused, timed out, circuit open): the list still answers, without what is left of the caps.
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            loggers.CreateLogger(typeof(ApiKeysApi)).LogWarning("Could not read API-key spending from credits: {Error}", ex.Message);
+            return TypedResults.Ok(keys);
+        }
+
+        return TypedResults.Ok(keys.Select(k => k.CreditLimit is { } cap
+            ? k with
+            {
+                CreditRemaining = Math.Max(0, cap.Amount - (spending.TryGetValue(k.Id, out var spent) ? spent.GetProperty(cap.Period).GetInt64() : 0)),
+            }
+            : k).ToArray());
+    }
+
+    /// <summary><c>rate_limit_per_minute</c> and/or <c>credit_limit</c> of an active key (null clears one); nothing else.</summary>
+    private static async Task<Results<Ok<ApiKeyView>, ProblemHttpResult>> ChangeLimits(
+        string id, HttpRequest request, ClaimsPrincipal caller, ApiKeyStore store, IOptions<ApiKeyOptions> options, CancellationToken ct)
+    {
+        var (body, problem) = await ReadObjectAsync(request, optional: false, ct);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var limits = KeyLimits.None;
+        var errors = new Dictionary<string, string[]>();
+        foreach (var property in body.EnumerateObject())
+        {
+            if (!ParseLimit(property, options.Value, ref limits, errors))
+            {
+                errors[property.Name] = ["This member cannot be changed here; a key's rate_limit_per_minute and credit_limit can."];
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return Problems.Validation("The API key was not changed.", errors);
+        }
+
+        if (!Guid.TryParse(id, out var keyId))
+        {
+            return KeyNotFound();
+        }
+
+        var (outcome, key) = await store.ChangeLimitsAsync(caller.GetUserId()!.Value, keyId, limits, ct);
+        return outcome switch
+        {
+            Outcome.Done => TypedResults.Ok(key!),
+            Outcome.NotActive => Problems.Create(StatusCodes.Status409Conflict, ErrorCodes.Conflict, "Conflict",
+                "Only an active key's limits can change; this one is revoked, expired or rerolled."),
+            _ => KeyNotFound(),
+        };
+    }
+
+    /// <summary>
+    /// One key's usage per UTC day (every day of the range, zeros included): the requests and refusals the edge counted,
+    /// and the credits its calls were charged (credits' reservations that were not refunded).
+    /// </summary>
+    private static async Task<Results<Ok<ApiKeyUsageReport>, ProblemHttpResult>> Usage(string id, string? from, string? to,
+        ClaimsPrincipal caller, ApiKeyStore store, ICreditsInternalApi credits, TimeProvider clock, CancellationToken ct)
+    {
+        if (!UsageRange.TryParse(from, to, DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime), out var range, out var field, out var error))
+        {
+            return Problems.Validation(field, error);
+        }
+
+        var userId = caller.GetUserId()!.Value;
+        if (!Guid.TryParse(id, out var keyId) || await store.FindAsync(userId, keyId, ct) is null)
+        {
+            return KeyNotFound();
+        }
+
+        var answer = await credits.KeyUsageAsync(userId, keyId, Iso(range.From), Iso(range.To), ct);
+        ApiKeyUsageDay[] days = [.. answer.EnumerateArray().Select(d => new ApiKeyUsageDay(
+            DateOnly.ParseExact(d.GetProperty("date").GetString()!, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
+            d.GetProperty("requests").GetInt64(), d.GetProperty("refused").GetInt64(), d.GetProperty("credits_charged").GetInt64()))];
+        return TypedResults.Ok(new ApiKeyUsageReport(keyId, range.From, range.To, days,
+            new ApiKeyUsageTotals(days.Sum(d => d.Requests), days.Sum(d => d.Refused), days.Sum(d => d.CreditsCharged))));
+    }
+
+    private static string Iso(DateOnly date) => date.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Reads <c>rate_limit_per_minute</c> (a whole number from 1 to the owner's own limit, or null for none) and
+    /// <c>credit_limit</c> (<c>{"amount", "period"}</c>, or null for none) into <paramref name="limits"/>; false for any other member.
+    /// </summary>
+    private static bool ParseLimit(JsonProperty property, ApiKeyOptions options, ref KeyLimits limits, Dictionary<string, string[]> errors)
+    {
+        var value = property.Value;
+        switch (property.Name)
+        {
+            case "rate_limit_per_minute":
+                if (value.ValueKind == JsonValueKind.Null)
+                {
+                    limits = limits with { SetRateLimit = true, RateLimitPerMinute = null };
+                }
+                else if (value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var perMinute)
+                    && perMinute >= 1 && perMinute <= options.MaxRateLimitPerMinute)
+                {
+                    limits = limits with { SetRateLimit = true, RateLimitPerMinute = perMinute };
+                }
+                else
+                {
+                    errors["rate_limit_per_minute"] = [$"rate_limit_per_minute must be a whole number from 1 to {options.MaxRateLimitPerMinute} "
+                        + "(the owner's own limit), or null for none."];
+                }
+
+                return true;
+            case "credit_limit":
+                if (value.ValueKind == JsonValueKind.Null)
+                {
+                    limits = limits with { SetCreditLimit = true, CreditLimit = null };
+                }
+                else if (ParseCreditLimit(value, errors) is { } cap)
+                {
+                    limits = limits with { SetCreditLimit = true, CreditLimit = cap };
+                }
+
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private static KeyCreditLimit? ParseCreditLimit(JsonElement value, Dictionary<string, string[]> errors)
+    {
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            errors["credit_limit"] = ["credit_limit must be {\"amount\": n, \"period\": \"day\" | \"month\" | \"total\"}, or null for none."];
+            return null;
+        }
+
+        long? amount = null;
+        string? period = null;
+        foreach (var member in value.EnumerateObject())
+        {
+            switch (member.Name)
+            {
+                case "amount" when member.Value.ValueKind == JsonValueKind.Number && member.Value.TryGetInt64(out var credits)
+                    && credits is >= 1 and <= KeyCreditLimit.MaxAmount:
+                    amount = credits;
+                    break;
+                case "amount":
+                    errors["credit_limit.amount"] = [$"credit_limit.amount must be a whole number of credits from 1 to {KeyCreditLimit.MaxAmount}."];
+                    break;
+                case "period" when member.Value.ValueKind == JsonValueKind.String && KeyCreditLimit.Periods.Contains(member.Value.GetString()):
+                    period = member.Value.GetString();
+                    break;
+                case "period":
+                    errors["credit_limit.period"] = [$"credit_limit.period must be one of: {string.Join(", ", KeyCreditLimit.Periods)}."];
+                    break;
+                default:
+                    errors[$"credit_limit.{(member.Name.Length > 32 ? member.Name[..32] : member.Name)}"] = ["Unknown member; a credit limit has amount and period."];
+                    break;
+            }
+        }
+
+        if (amount is null && !errors.ContainsKey("credit_limit.amount"))
+        {
+            errors["credit_limit.amount"] = ["credit_limit.amount is required."];
+        }
+
+        if (period is null && !errors.ContainsKey("credit_limit.period"))
+        {
+            errors["credit_limit.period"] = ["credit_limit.period is required."];
+        }
+
+        return amount is { } a && period is { } p && !errors.Keys.Any(k => k.StartsWith("credit_limit", StringComparison.Ordinal))
+            ? new KeyCreditLimit(a, p)
+            : null;
+    }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Revoke(string id, ClaimsPrincipal caller, ApiKeyStore store, CancellationToken ct) =>
         Guid.TryParse(id, out var keyId) && await store.RevokeAsync(caller.GetUserId()!.Value, keyId, ct) == Outcome.Done

@@ -19,15 +19,18 @@ public static class AuthApi
     public static WebApplication MapAuthApi(this WebApplication app)
     {
         // Token routes: OpenIddict has validated the request before any of these runs.
-        app.MapPost("/connect/token", Exchange);
-        app.MapPost("/api/v1/auth/refresh", Exchange);
-        app.MapPost("/api/v1/auth/demo", Demo).AddEndpointFilter<DemoRateLimit>();
-        app.MapPost("/api/v1/auth/dev/token", DevToken).RequireAdminKey();
-        app.MapPost("/api/v1/auth/service-token", ServiceToken).RequireAdminKey();
+        app.MapPost("/connect/token", Exchange).WithName("ConnectToken").WithSummary("OAuth 2.0 token endpoint: authorization_code (PKCE S256), refresh_token, client_credentials.")
+            .Accepts<OAuthTokenForm>("application/x-www-form-urlencoded").Produces<OAuthTokenResponse>().Produces<OAuthError>(400);
+        app.MapPost("/api/v1/auth/refresh", Exchange).WithName("Refresh").WithSummary("A new TokenPair for a refresh token (single use; a reused one ends its whole session).").AcceptsTokenRequest<RefreshBody>();
+        app.MapPost("/api/v1/auth/demo", Demo).AddEndpointFilter<DemoRateLimit>().WithName("DemoSignIn").WithSummary("Signs in as a new demo user of the caller's own (short-lived; 10 a minute per address).")
+            .Produces<TokenPair>().ProducesProblems(403, 429, 503);
+        app.MapPost("/api/v1/auth/dev/token", DevToken).RequireAdminKey().WithName("DevToken").WithSummary("Admin: a TokenPair for the user with this email, created on first use.").AcceptsTokenRequest<DevTokenBody>();
+        app.MapPost("/api/v1/auth/service-token", ServiceToken).RequireAdminKey().WithName("ServiceToken").WithSummary("Admin: a TokenPair acting as an existing user.")
+            .AcceptsTokenRequest<ServiceTokenBody>().ProducesProblems(404);
 
-        app.MapPost("/api/v1/auth/logout", Logout).RequireJwtUser();
-        app.MapGet("/api/v1/auth/me", Me).RequireGatewayUser();
-        app.MapDelete("/api/v1/auth/me", DeleteMe).RequireJwtUser();
+        app.MapPost("/api/v1/auth/logout", Logout).RequireJwtUser().WithName("Logout").WithSummary("Ends the caller's session: its refresh tokens now, its access tokens at the edge within seconds.");
+        app.MapGet("/api/v1/auth/me", Me).RequireGatewayUser().WithName("GetMe").WithSummary("The caller's profile.").ProducesProblems(404);
+        app.MapDelete("/api/v1/auth/me", DeleteMe).RequireJwtUser().WithName("DeleteMe").WithSummary("Deletes the caller's account and its data in every service.").ProducesProblems(404);
         return app;
     }
 
@@ -171,6 +174,10 @@ public static class AuthApi
             }), [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
 
     public sealed record LogoutResponse(string Detail);
+
+    /// <summary>A JSON sign-in route (see <see cref="AuthRoutes"/>): this body in, a TokenPair or a problem out.</summary>
+    internal static RouteHandlerBuilder AcceptsTokenRequest<TBody>(this RouteHandlerBuilder endpoint) where TBody : notnull =>
+        endpoint.Accepts<TBody>("application/json").Produces<TokenPair>().ProducesProblems(400, 401, 403, 413, 415, 422);
 }
 
 /// <summary>Section <c>Identity:Demo</c>.</summary>

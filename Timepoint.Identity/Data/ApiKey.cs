@@ -35,4 +35,13 @@ public sealed class ApiKey
 
     /// <summary>The key that replaced this one in a reroll.</summary>
     public Guid? ReplacedById { get; set; }
+
+    /// <summary>Requests a minute this key may make (every request of the key), besides the owner's own budgets; null: none.</summary>
+    public int? RateLimitPerMinute { get; set; }
+
+    /// <summary>Credits the key may spend per <see cref="CreditLimitPeriod"/>, enforced by credits with each reservation; null: none.</summary>
+    public long? CreditLimit { get; set; }
+
+    /// <summary>day | month | total (UTC calendar day and month).</summary>
+    public string? CreditLimitPeriod { get; set; }
 }

@@ -30,6 +30,7 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
             user.Property(u => u.DisplayName).HasMaxLength(100);
             user.Property(u => u.AvatarUrl).HasMaxLength(2048);
             user.Property(u => u.Tier).HasMaxLength(16);
+            user.HasIndex(u => u.TierChangedAt).HasFilter("\"TierChangedAt\" IS NOT NULL");
             user.HasMany(u => u.Logins).WithOne().HasForeignKey(l => l.UserId).OnDelete(DeleteBehavior.Cascade);
         });
 
@@ -69,6 +70,7 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
             key.HasIndex(k => k.Hash).IsUnique();
             key.Property(k => k.Prefix).HasMaxLength(16);
             key.HasIndex(k => k.UserId);
+            key.Property(k => k.CreditLimitPeriod).HasMaxLength(8);
             key.HasOne<User>().WithMany().HasForeignKey(k => k.UserId).OnDelete(DeleteBehavior.Cascade);
         });
 

@@ -14,6 +14,9 @@ public sealed class User
     /// <summary>free | pro | enterprise: picks the user's rate-limit tier at the edge.</summary>
     public string Tier { get; set; } = Tiers.Free;
 
+    /// <summary>When an operator last set <see cref="Tier"/>: the edge reads recent changes with the revoked sessions.</summary>
+    public DateTimeOffset? TierChangedAt { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset LastSeenAt { get; set; }

@@ -18,6 +18,14 @@ public interface ICreditsInternalApi
     /// <summary>The user's balance and whole ledger, for the account export.</summary>
     [Get("/internal/credits/users/{userId}/export")]
     Task<JsonElement> ExportUserAsync(Guid userId, CancellationToken cancellationToken);
+
+    /// <summary>What each of the user's API keys spent today, this month and ever: <c>[{api_key_id, day, month, total}]</c>.</summary>
+    [Get("/internal/credits/users/{userId}/api-keys/spending")]
+    Task<JsonElement> KeySpendingAsync(Guid userId, CancellationToken cancellationToken);
+
+    /// <summary>One key's days: <c>[{date, requests, refused, credits_charged}]</c>, every day of the range.</summary>
+    [Get("/internal/credits/users/{userId}/api-keys/{keyId}/usage")]
+    Task<JsonElement> KeyUsageAsync(Guid userId, Guid keyId, [Query] string from, [Query] string to, CancellationToken cancellationToken);
 }
 
 public interface IFlashInternalApi

@@ -25,7 +25,7 @@ public sealed class ProviderFailure(ProviderFailureKind kind, string detail) : E
     public static ProviderFailure Unavailable(string provider) =>
         new(ProviderFailureKind.Unavailable, $"{provider} did not answer in time or answered with an error; try again later.");
 
-    /// <summary>The problem for this failure; a 401 also gets its <c>WWW-Authenticate: Bearer</c> (SPEC.md section 3).</summary>
+    /// <summary>The problem for this failure; a 401 also gets its <c>WWW-Authenticate: Bearer</c> (docs/contract.md#3-every-request).</summary>
     public ProblemHttpResult ToProblem(HttpContext http)
     {
         var problem = ToProblem();

@@ -124,7 +124,7 @@ public static class ProviderNames
     public static readonly string[] All = [Apple, Google, GitHub];
 }
 
-/// <summary>Error codes of the provider sign-ins beyond SPEC.md's list.</summary>
+/// <summary>Error codes of the provider sign-ins beyond the list of docs/contract.md#3-every-request.</summary>
 public static class ProviderErrorCodes
 {
     /// <summary>503: the provider has no client id/secret configured here.</summary>

@@ -67,15 +67,18 @@ public static class ProvidersApi
     {
         // Token routes (see AuthRoutes): OpenIddict has validated the request before these run.
         app.MapPost("/api/v1/auth/apple", (HttpContext http, ProviderSignIn providers, UserAccounts users, CancellationToken ct) =>
-            NativeAsync(http, ProviderNames.Apple, providers, users, ct));
+            NativeAsync(http, ProviderNames.Apple, providers, users, ct)).WithName("AppleSignIn").WithSummary("Signs in with an Apple ID token.").AcceptsTokenRequest<AppleSignInBody>();
         app.MapPost("/api/v1/auth/google", (HttpContext http, ProviderSignIn providers, UserAccounts users, CancellationToken ct) =>
-            NativeAsync(http, ProviderNames.Google, providers, users, ct));
+            NativeAsync(http, ProviderNames.Google, providers, users, ct)).WithName("GoogleSignIn").WithSummary("Signs in with a Google ID token.").AcceptsTokenRequest<GoogleSignInBody>();
         app.MapPost("/api/v1/auth/github", (HttpContext http, ProviderSignIn providers, UserAccounts users, CancellationToken ct) =>
-            NativeAsync(http, ProviderNames.GitHub, providers, users, ct));
-        app.MapGet("/api/v1/auth/{provider}/callback", CallbackAsync);
+            NativeAsync(http, ProviderNames.GitHub, providers, users, ct)).WithName("GitHubSignIn").WithSummary("Signs in with a GitHub authorization code.").AcceptsTokenRequest<GitHubSignInBody>();
+        app.MapGet("/api/v1/auth/{provider}/callback", CallbackAsync).WithName("ProviderCallback").WithSummary("The provider's redirect back: hands the client its TokenPair (302).")
+            .Produces(StatusCodes.Status302Found).ProducesProblems(400, 401, 403, 404);
 
-        app.MapGet("/api/v1/auth/{provider}/authorize", AuthorizeAsync);
-        app.MapMethods("/connect/authorize", [HttpMethods.Get, HttpMethods.Post], ConnectAuthorizeAsync);
+        app.MapGet("/api/v1/auth/{provider}/authorize", AuthorizeAsync).WithName("ProviderAuthorize").WithSummary("Starts the browser sign-in with a provider (state and PKCE; 302 to the provider).")
+            .Produces(StatusCodes.Status302Found).ProducesProblems(400, 404, 422);
+        app.MapMethods("/connect/authorize", [HttpMethods.Get, HttpMethods.Post], ConnectAuthorizeAsync).WithName("ConnectAuthorize").WithSummary("OAuth 2.0 authorization endpoint (authorization code with PKCE S256).")
+            .Produces(StatusCodes.Status302Found).Produces<OAuthError>(400);
         return app;
     }
 

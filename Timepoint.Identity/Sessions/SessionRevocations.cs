@@ -69,20 +69,27 @@ public sealed class SessionRevocations(
         return (revokedTokens, revokedAuthorizations);
     }
 
-    /// <summary>The sessions still listed, revoked at or after <paramref name="since"/> (all when null).</summary>
+    /// <summary>
+    /// The sessions still listed, revoked at or after <paramref name="since"/> (all when null), and the tiers set at or after
+    /// it within <see cref="Retention"/>: an access token or a cached API-key verdict older than that carries no stale tier.
+    /// </summary>
     public async Task<RevokedSessions> ListAsync(DateTimeOffset? since, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
         var query = db.SessionRevocations.AsNoTracking().Where(r => r.ExpiresAt > now);
+        var tierFrom = now - Retention;
         if (since is { } from)
         {
             query = query.Where(r => r.RevokedAt >= from);
+            tierFrom = from > tierFrom ? from : tierFrom;
         }
 
         var rows = await query.OrderBy(r => r.RevokedAt).Select(r => new RevokedSession(r.SessionId, r.ExpiresAt)).ToListAsync(ct);
+        var tiers = await db.Users.AsNoTracking().Where(u => u.TierChangedAt >= tierFrom).OrderBy(u => u.TierChangedAt)
+            .Select(u => new TierChange(u.Id, u.Tier, u.TierChangedAt!.Value + Retention)).ToListAsync(ct);
         // The next read starts a while back: a revocation committed late (its transaction began earlier) or written by a
         // replica whose clock lags is read again rather than missed. Reading one twice is harmless.
-        return new RevokedSessions(now - CursorOverlap, rows);
+        return new RevokedSessions(now - CursorOverlap, rows, tiers);
     }
 
     /// <summary>Deletes the rows whose sessions can no longer hold a valid access token.</summary>
@@ -116,4 +123,7 @@ public sealed class SessionRevocations(
 
 public sealed record RevokedSession(string Session, DateTimeOffset ExpiresAt);
 
-public sealed record RevokedSessions(DateTimeOffset Cursor, List<RevokedSession> Revocations);
+/// <summary>A user's tier as an operator set it; the edge applies it instead of the token's claim until <paramref name="ExpiresAt"/>.</summary>
+public sealed record TierChange(Guid UserId, string Tier, DateTimeOffset ExpiresAt);
+
+public sealed record RevokedSessions(DateTimeOffset Cursor, List<RevokedSession> Revocations, List<TierChange> Tiers);

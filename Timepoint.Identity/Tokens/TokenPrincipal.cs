@@ -11,7 +11,7 @@ public static class TokenPrincipal
     public const string ApiScope = "api";
     public const string TierClaim = "tier";
 
-    /// <summary>The identity OpenIddict turns into the access token (claims of SPEC.md section 2) and a refresh token.</summary>
+    /// <summary>The identity OpenIddict turns into the access token (claims of docs/contract.md#2-edge-routes) and a refresh token.</summary>
     public static ClaimsPrincipal For(User user)
     {
         var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Timepoint.Identity.Auth;
 using Timepoint.Identity.Data;
 using Timepoint.Identity.Sessions;
 
@@ -8,18 +9,21 @@ namespace Timepoint.Identity.Users;
 
 /// <summary>
 /// An operator's view of users, behind identity's X-Admin-Key and routed by the edge: <c>GET /api/v1/users/admin/{id}</c>,
-/// <c>GET /api/v1/users/admin?email=</c>, and <c>PATCH /api/v1/users/admin/{id}</c> with <c>{"disabled": bool}</c>.
-/// Disabling ends every session (access tokens refused at the edge within seconds) and every API key; a disabled user gets
-/// no new token until enabled.
+/// <c>GET /api/v1/users/admin?email=</c>, and <c>PATCH /api/v1/users/admin/{id}</c> with <c>{"disabled": bool}</c> and/or
+/// <c>{"tier": "free" | "pro" | "enterprise"}</c>. Disabling ends every session (access tokens refused at the edge within
+/// seconds) and every API key; a disabled user gets no new token until enabled. A new tier is stamped with
+/// <see cref="User.TierChangedAt"/>: every gateway replica reads it with the revoked sessions (about every second) and applies
+/// it to the user's next request, whatever tier the access tokens already issued or the API-key verdicts cached there carry.
 /// </summary>
 public static class UsersAdminApi
 {
     public static WebApplication MapUsersAdminApi(this WebApplication app)
     {
         var admin = app.MapGroup("/api/v1/users/admin").RequireAdminKey();
-        admin.MapGet("/", FindByEmail);
-        admin.MapGet("/{userId:guid}", Get);
-        admin.MapPatch("/{userId:guid}", Patch);
+        admin.MapGet("/", FindByEmail).WithName("FindUserByEmail").WithSummary("Admin: the user with this email (?email=).").ProducesProblems(422);
+        admin.MapGet("/{userId:guid}", Get).WithName("GetUserAdmin").WithSummary("Admin: one user.");
+        admin.MapPatch("/{userId:guid}", Patch).WithName("UpdateUserAdmin").WithSummary("Admin: disables or enables a user (every session and key at once).").DescribedBody<UserAdminChangeBody>().ProducesProblems(400, 422);
+        admin.ProducesProblems(404);
         return app;
     }
 
@@ -36,9 +40,11 @@ public static class UsersAdminApi
         return await ViewAsync(db, u => u.Email == normalized, ct) is { } view ? TypedResults.Ok(view) : Problems.NotFound("No such user.");
     }
 
-    /// <summary>Only <c>disabled</c> may change here; any other member, or one of the wrong type, is 422 and changes nothing.</summary>
+    /// <summary>
+    /// Only <c>disabled</c> and <c>tier</c> may change here; any other member, or one of the wrong type, is 422 and changes nothing.
+    /// </summary>
     private static async Task<Results<Ok<UserAdminView>, ProblemHttpResult>> Patch(Guid userId, JsonElement? json, IdentityDbContext db,
-        SessionRevocations sessions, ILoggerFactory loggers, CancellationToken ct)
+        SessionRevocations sessions, TimeProvider clock, ILoggerFactory loggers, CancellationToken ct)
     {
         // Nullable: a JSON null body binds to null here instead of failing the binding with a 500.
         if (json is not { ValueKind: JsonValueKind.Object } body)
@@ -47,6 +53,7 @@ public static class UsersAdminApi
         }
 
         bool? disabled = null;
+        string? tier = null;
         var errors = new Dictionary<string, string[]>();
         foreach (var property in body.EnumerateObject())
         {
@@ -57,6 +64,13 @@ public static class UsersAdminApi
                     break;
                 case "disabled":
                     errors["disabled"] = ["disabled must be true or false, given once."];
+                    break;
+                case "tier" when tier is null && property.Value.ValueKind == JsonValueKind.String
+                    && Tiers.All.Contains(property.Value.GetString(), StringComparer.Ordinal):
+                    tier = property.Value.GetString();
+                    break;
+                case "tier":
+                    errors["tier"] = [$"tier must be one of {string.Join(", ", Tiers.All)}, given once."];
                     break;
                 default:
                     errors[property.Name] = ["This member cannot be changed here."];
@@ -76,6 +90,15 @@ public static class UsersAdminApi
         }
 
         var logger = loggers.CreateLogger(typeof(UsersAdminApi));
+        if (tier is not null && tier != user.Tier)
+        {
+            var previous = user.Tier;
+            user.Tier = tier;
+            user.TierChangedAt = clock.GetUtcNow();
+            await db.SaveChangesAsync(ct);
+            logger.LogInformation("Admin set the tier of user {UserId} from {Previous} to {Tier}", userId, previous, tier);
+        }
+
         if (disabled is { } value && value != user.Disabled)
         {
             // The flag first (no new sign-in, refresh or key verification from here on; keys are dropped at the edge), then

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Timepoint.Identity.Auth;
 using Timepoint.Identity.ApiKeys;
 using Timepoint.Identity.Data;
 using Timepoint.Identity.Downstream;
@@ -13,11 +14,12 @@ public static class UsersApi
     public static WebApplication MapUsersApi(this WebApplication app)
     {
         var me = app.MapGroup("/api/v1/users/me").RequireGatewayUser();
-        me.MapGet("/", GetMe);
-        me.MapPatch("/", PatchMe);
-        me.MapGet("/export", Export).RequireJwtUser();
+        me.MapGet("/", GetMe).WithName("GetProfile").WithSummary("The caller's profile.");
+        me.MapPatch("/", PatchMe).WithName("UpdateProfile").WithSummary("Changes display_name and avatar_url; any other member is refused.").DescribedBody<ProfileChangeBody>().ProducesProblems(400, 422);
+        me.MapGet("/export", Export).RequireJwtUser().WithName("ExportMe").WithSummary("Everything identity holds about the caller, as one JSON document.");
+        me.ProducesProblems(404);
 
-        app.MapPost("/api/v1/users/resolve", Resolve).RequireServiceKey();
+        app.MapPost("/api/v1/users/resolve", Resolve).RequireServiceKey().WithName("ResolveUser").WithSummary("Service: the user for a provider identity, created on first use.").ProducesProblems(400, 422);
         return app;
     }
 

@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace Timepoint.Pro.Stub.Simulations;
 
 /// <summary>
-/// Pro Cloud simulations (SPEC.md section 5), for gateway users. The stub runs a job to completion before answering,
+/// Pro Cloud simulations (docs/contract.md#5-backends), for gateway users. The stub runs a job to completion before answering,
 /// so <c>POST /api/v1/simulate</c> is 200 with the finished job; its owner can read it back by id.
 /// </summary>
 public static class SimulationsApi
@@ -12,8 +12,9 @@ public static class SimulationsApi
     public static WebApplication MapSimulationsApi(this WebApplication app)
     {
         var api = app.MapGroup("/api/v1").RequireGatewayUser();
-        api.MapPost("/simulate", Simulate);
-        api.MapGet("/simulations/{jobId:guid}", Get);
+        api.MapPost("/simulate", Simulate).RequireGatewayCharge() // work the edge charged for: only under its signed reservation
+            .WithName("Simulate").WithSummary("Runs a Pro Cloud simulation and answers the finished job.").ProducesProblems(400);
+        api.MapGet("/simulations/{jobId:guid}", Get).WithName("GetSimulation").WithSummary("One of the caller's simulations.");
         return app;
     }
 

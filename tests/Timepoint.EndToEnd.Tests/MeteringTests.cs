@@ -69,7 +69,7 @@ public sealed class MeteringTests(PlatformFixture platform)
 
     [Theory]
     [InlineData(36)]
-    [InlineData(255)] // the longest SPEC allows
+    [InlineData(255)] // the longest the contract allows
     public async Task A_retry_with_the_same_idempotency_key_is_not_charged_again_and_replays_the_first_answer(int keyLength)
     {
         var user = await platform.NewUserAsync();

@@ -28,11 +28,22 @@ public class PlatformFixture : IAsyncLifetime
     /// <summary>Extra AppHost settings of a derived fixture.</summary>
     protected virtual string[] Settings => [];
 
+    /// <summary>Changes a derived fixture makes to the resources before the platform starts.</summary>
+    protected virtual void Configure(IDistributedApplicationTestingBuilder builder)
+    {
+    }
+
     private readonly DirectoryInfo dataDirectory = Directory.CreateTempSubdirectory("timepoint-e2e-");
 
     public DistributedApplication App { get; private set; } = null!;
 
+    /// <summary>The edge, as clients reach it; every answer it gives is recorded for the drift check.</summary>
     public HttpClient Gateway { get; private set; } = null!;
+
+    /// <summary>The edge's OpenAPI document as served when the platform had started (kept beside the tests, to read after a run).</summary>
+    public string DocumentPath => Path.Combine(AppContext.BaseDirectory, $"openapi-{GetType().Name}.json");
+
+    private readonly System.Collections.Concurrent.ConcurrentQueue<RecordedAnswer> answers = new();
 
     public async Task InitializeAsync()
     {
@@ -47,6 +58,7 @@ public class PlatformFixture : IAsyncLifetime
         // than the default 60 a minute over the suite. The anonymous budget has its own tests (gateway and security suites).
         builder.Resources.Single(r => r.Name == "gateway").Annotations.Add(new EnvironmentCallbackAnnotation(context =>
             context.EnvironmentVariables["Gateway__RateLimits__AnonymousPerMinute"] = "100000"));
+        Configure(builder);
 
         App = await builder.BuildAsync(cts.Token);
         await App.StartAsync(cts.Token);
@@ -55,14 +67,20 @@ public class PlatformFixture : IAsyncLifetime
             await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, cts.Token);
         }
 
-        Gateway = App.CreateHttpClient("gateway");
+        Gateway = new HttpClient(new RecordingHandler(answers)) { BaseAddress = App.GetEndpoint("gateway", "http") };
         // Aspire counts a degraded edge as up; tests start from a fully healthy one (Redis connected).
         await WaitForHealthAsync("gateway", (status, body) => status == 200 && body.GetProperty("status").GetString() == "healthy",
             TimeSpan.FromSeconds(30));
+
+        using var document = await Gateway.GetAsync("/openapi/v1.json", cts.Token);
+        Assert.True(document.IsSuccessStatusCode, $"GET /openapi/v1.json: {(int)document.StatusCode} {await document.Content.ReadAsStringAsync(cts.Token)}");
+        await File.WriteAllTextAsync(DocumentPath, await document.Content.ReadAsStringAsync(cts.Token), cts.Token);
     }
 
     public async Task DisposeAsync()
     {
+        // The drift check: every answer the tests got is one the document describes (status, and the body's schema).
+        var (described, report) = answers.IsEmpty || !File.Exists(DocumentPath) ? (true, "") : await OpenApiChecks.CheckDriftAsync(DocumentPath, answers);
         Gateway?.Dispose();
         if (App is not null)
         {
@@ -78,6 +96,8 @@ public class PlatformFixture : IAsyncLifetime
         {
             // A server still closing its files; the temp folder is swept by the OS.
         }
+
+        Assert.True(described, "Answers the OpenAPI document does not describe (tests/openapi/drift.mjs):\n" + report);
     }
 
     /// <summary>

@@ -43,7 +43,9 @@ public class FlashApp : IAsyncLifetime
             request.Content = JsonContent.Create(body);
         }
 
-        return userId is { } id ? request.Signed(Factory.GatewaySecret, id) : request;
+        // Generation is metered: the edge forwards it with the reservation it made.
+        var metered = method == HttpMethod.Post && path.StartsWith("/api/v1/timepoints/generate", StringComparison.Ordinal);
+        return userId is { } id ? request.Signed(Factory.GatewaySecret, id, charge: metered ? GatewayRequests.Charge() : null) : request;
     }
 
     public Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, Guid? userId, object? body = null) =>

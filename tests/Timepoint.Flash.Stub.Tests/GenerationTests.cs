@@ -186,7 +186,7 @@ public sealed class GenerationTests(FlashApp app) : IClassFixture<FlashApp>
             var request = new HttpRequestMessage(HttpMethod.Post, route)
             {
                 Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json"),
-            }.Signed(app.Factory.GatewaySecret, user);
+            }.Signed(app.Factory.GatewaySecret, user, charge: GatewayRequests.Charge());
             using var response = await app.Client.SendAsync(request);
 
             var problem = await Problem.AssertAsync(response, HttpStatusCode.BadRequest, "validation_failed");
@@ -204,7 +204,7 @@ public sealed class GenerationTests(FlashApp app) : IClassFixture<FlashApp>
         var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/timepoints/generate/sync")
         {
             Content = new StringContent("{\"query\":", System.Text.Encoding.UTF8, "application/json"),
-        }.Signed(app.Factory.GatewaySecret, Guid.NewGuid());
+        }.Signed(app.Factory.GatewaySecret, Guid.NewGuid(), charge: GatewayRequests.Charge());
 
         using var response = await app.Client.SendAsync(request);
 

@@ -44,7 +44,7 @@ public sealed class ReplicaTests
             using var accepted = await client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/api/v1/timepoints/generate")
             {
                 Content = JsonContent.Create(FlashApp.Generate("The launch of Sputnik")),
-            }.Signed(stopping.GatewaySecret, user));
+            }.Signed(stopping.GatewaySecret, user, charge: GatewayRequests.Charge()));
             Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
             id = (await accepted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
         }

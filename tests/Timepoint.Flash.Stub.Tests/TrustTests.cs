@@ -64,6 +64,23 @@ public sealed class TrustTests(FlashApp app) : IClassFixture<FlashApp>
     }
 
     [Theory]
+    [InlineData(SyncRoute)]
+    [InlineData("/api/v1/timepoints/generate")]
+    [InlineData("/api/v1/timepoints/generate/stream")]
+    public async Task Generation_signed_without_the_edges_reservation_is_403_and_stores_nothing(string route)
+    {
+        // Bound to the charge: a signed user alone does not buy a generation, only the reservation the edge signed with it.
+        var user = Guid.NewGuid();
+        var request = new HttpRequestMessage(HttpMethod.Post, route) { Content = System.Net.Http.Json.JsonContent.Create(FlashApp.Generate("The Battle of Hastings")) }
+            .Signed(app.Factory.GatewaySecret, user);
+
+        using var response = await app.Client.SendAsync(request);
+
+        await Problem.AssertAsync(response, HttpStatusCode.Forbidden, "auth.forbidden");
+        Assert.Equal(0, (await app.ListAsync(user)).GetProperty("total").GetInt32());
+    }
+
+    [Theory]
     [InlineData("GET", "/api/v1/timepoints")]
     [InlineData("GET", "/api/v1/users/me/timepoints")]
     [InlineData("POST", SyncRoute)]

@@ -64,8 +64,7 @@ public sealed class ClientAddressEdgeTests : EdgeHarness
             int.Parse(response.Headers.GetValues("X-RateLimit-Remaining").Single()),
             long.Parse(response.Headers.GetValues("X-RateLimit-Reset").Single()),
             headers.GetProperty("x-forwarded-for").EnumerateArray().Select(v => v.GetString()!).ToArray(),
-            headers.GetProperty("x-gateway-timestamp")[0].GetString()!,
-            headers.GetProperty("x-gateway-client-signature")[0].GetString()!,
+            echo,
             response.Headers.GetValues("X-Request-ID").Single());
     }
 
@@ -103,10 +102,10 @@ public sealed class ClientAddressEdgeTests : EdgeHarness
 
             Assert.Equal(new[] { a }, a1.ForwardedFor);
             Assert.Equal(new[] { b }, b1.ForwardedFor);
-            Assert.True(GatewayHeaders.VerifyClient(gateway.GatewaySecret, "GET", a1.BackendPath, a, a1.Timestamp, a1.ClientSignature,
-                DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5)));
-            Assert.False(GatewayHeaders.VerifyClient(gateway.GatewaySecret, "GET", a1.BackendPath, b, a1.Timestamp, a1.ClientSignature,
-                DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5)));
+            var forward = EchoBackend.Forward(a1.Echo);
+            Assert.Equal(a, forward.ClientAddress);
+            Assert.True(EchoBackend.SignedAs(a1.Echo, forward, gateway.GatewaySecret));
+            Assert.False(EchoBackend.SignedAs(a1.Echo, forward with { ClientAddress = b }, gateway.GatewaySecret));
             return [a1, a2, b1];
         });
     }
@@ -204,7 +203,7 @@ public sealed class ClientAddressEdgeTests : EdgeHarness
         await base.DisposeAsync();
     }
 
-    private sealed record Answer(string BackendPath, int Remaining, long Reset, string[] ForwardedFor, string Timestamp, string ClientSignature, string RequestId);
+    private sealed record Answer(string BackendPath, int Remaining, long Reset, string[] ForwardedFor, JsonElement Echo, string RequestId);
 
     /// <summary>Stands in for the connection's address, which the in-memory server does not have.</summary>
     private sealed class ConnectionFromHeader : IStartupFilter

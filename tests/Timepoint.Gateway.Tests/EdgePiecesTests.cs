@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Timepoint.Gateway;
@@ -109,20 +110,72 @@ public sealed class EdgePiecesTests
 
 public sealed class OpenApiTests
 {
-    [Fact]
-    public void The_openapi_document_lists_every_routed_path_with_its_security()
+    private static JsonObject Backend(string path, string method, JsonObject operation) =>
+        new() { ["paths"] = new JsonObject { [path] = new JsonObject { [method] = operation } } };
+
+    private static JsonObject Answer(string schema) => new()
     {
-        var document = EdgeOpenApi.Build();
+        ["responses"] = new JsonObject
+        {
+            ["200"] = new JsonObject
+            {
+                ["description"] = "OK",
+                ["content"] = new JsonObject { ["application/json"] = new JsonObject { ["schema"] = new JsonObject { ["$ref"] = $"#/components/schemas/{schema}" } } },
+            },
+        },
+    };
+
+    [Fact]
+    public void Backend_operations_appear_under_the_paths_clients_call_with_what_the_edge_adds()
+    {
+        var clockchain = Backend("/api/v1/stats/", "get", Answer("GraphStats"));
+        clockchain["components"] = new JsonObject { ["schemas"] = new JsonObject { ["GraphStats"] = new JsonObject { ["type"] = "object" } } };
+        clockchain["paths"]!["/internal/users/{userId}"] = new JsonObject { ["delete"] = Answer("GraphStats") };
+        var flash = Backend("/api/v1/timepoints/generate/sync", "post", Answer("TimepointDocument"));
+        flash["paths"]!["/api/v1/timepoints/"] = new JsonObject { ["get"] = Answer("TimepointPage") };
+        var pro = Backend("/api/v1/simulate", "post", Answer("Simulation"));
+        pro["paths"]!["/api/v1/simulations/{jobId}"] = new JsonObject { ["get"] = Answer("Simulation") };
+        var identity = Backend("/api/v1/auth/api-keys/{id}/reroll", "post", Answer("RerolledApiKey"));
+
+        var document = EdgeOpenApi.Merge(new Dictionary<string, JsonObject>
+        {
+            ["clockchain"] = clockchain, ["flash"] = flash, ["pro"] = pro, ["identity"] = identity,
+        });
         var paths = document["paths"]!.AsObject();
 
-        Assert.Equal("3.1.0", (string?)document["openapi"]);
-        Assert.True(paths.ContainsKey("/api/v1/auth/apple"));
-        Assert.True(paths.ContainsKey("/api/v1/auth/refresh"));
-        Assert.True(paths.ContainsKey("/api/v1/credits/balance"));
-        Assert.True(paths.ContainsKey("/api/v1/clockchain/{rest}"));
-        Assert.True(paths.ContainsKey("/api/v1/conductor/pro/simulate"));
-        Assert.Empty(paths["/api/v1/credits/costs"]!["get"]!["security"]!.AsArray());
-        Assert.Equal(2, paths["/api/v1/credits/balance"]!["get"]!["security"]!.AsArray().Count);
-        Assert.DoesNotContain(paths, p => p.Key.Contains("regex", StringComparison.Ordinal) || p.Key.Contains("**", StringComparison.Ordinal));
+        Assert.Equal(["/api/v1/auth/api-keys/{id}/reroll", "/api/v1/clockchain/stats", "/api/v1/conductor/pro/simulate",
+            "/api/v1/timepoints", "/api/v1/timepoints/generate/sync", "/health"], paths.Select(p => p.Key));
+        Assert.Empty(paths["/api/v1/clockchain/stats"]!["get"]!["security"]!.AsArray());
+        Assert.Null(paths["/api/v1/clockchain/stats"]!["get"]!["responses"]!["401"]);
+        var sync = paths["/api/v1/timepoints/generate/sync"]!["post"]!;
+        Assert.Equal(2, sync["security"]!.AsArray().Count);
+        Assert.NotNull(sync["responses"]!["402"]);
+        Assert.NotNull(sync["responses"]!["200"]!["headers"]!["X-Balance-After"]);
+        Assert.Contains(sync["parameters"]!.AsArray(), p => (string?)p!["name"] == "Idempotency-Key");
+        var reroll = paths["/api/v1/auth/api-keys/{id}/reroll"]!["post"]!;
+        Assert.Equal([ServiceOpenApi.Bearer], reroll["security"]!.AsArray().Select(r => r!.AsObject().Single().Key));
+        Assert.Null(paths["/api/v1/timepoints"]!["get"]!["responses"]!["413"]);
+        Assert.NotNull(document["components"]!["schemas"]!["GraphStats"]);
+    }
+
+    [Fact]
+    public void A_schema_name_two_services_use_differently_is_renamed_after_its_service()
+    {
+        JsonObject WithSchema(JsonObject backend, string name, string type)
+        {
+            backend["components"] = new JsonObject { ["schemas"] = new JsonObject { [name] = new JsonObject { ["type"] = type } } };
+            return backend;
+        }
+
+        var document = EdgeOpenApi.Merge(new Dictionary<string, JsonObject>
+        {
+            ["identity"] = WithSchema(Backend("/api/v1/auth/me", "get", Answer("UserExport")), "UserExport", "object"),
+            ["flash"] = WithSchema(Backend("/api/v1/timepoints/{id}", "get", Answer("UserExport")), "UserExport", "array"),
+        });
+
+        Assert.Equal("#/components/schemas/FlashUserExport",
+            (string?)document["paths"]!["/api/v1/timepoints/{id}"]!["get"]!["responses"]!["200"]!["content"]!["application/json"]!["schema"]!["$ref"]);
+        Assert.Equal("array", (string?)document["components"]!["schemas"]!["FlashUserExport"]!["type"]);
+        Assert.Equal("object", (string?)document["components"]!["schemas"]!["UserExport"]!["type"]);
     }
 }

@@ -29,14 +29,17 @@ public sealed class JwtEdgeTests : EdgeHarness
         using var response = await client.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var seen = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("headers");
+        var echoed = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var seen = echoed.GetProperty("headers");
         Assert.Equal([user.ToString()], Values(seen, "x-user-id"));
         Assert.False(seen.TryGetProperty("x_user_id", out _));
         Assert.False(seen.TryGetProperty("x-gateway-metered", out _));
         Assert.False(seen.TryGetProperty("authorization", out _));
         Assert.Equal(["jwt"], Values(seen, "x-auth-method"));
-        Assert.True(GatewayHeaders.Verify(gateway.GatewaySecret, "GET", "/api/v1/credits/balance", user.ToString(),
-            Values(seen, "x-gateway-timestamp")[0], Values(seen, "x-gateway-signature")[0], DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5)));
+        var forward = EchoBackend.Forward(echoed);
+        Assert.Equal(("GET", "/api/v1/credits/balance", user.ToString(), "jwt", ""), (forward.Method, forward.PathAndQuery, forward.UserId, forward.AuthMethod, forward.ReservationId));
+        Assert.True(EchoBackend.SignedAs(echoed, forward, gateway.GatewaySecret));
+        Assert.False(EchoBackend.SignedAs(echoed, forward with { UserId = Guid.NewGuid().ToString() }, gateway.GatewaySecret));
     }
 
     [Fact]

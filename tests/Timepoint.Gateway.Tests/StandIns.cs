@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -138,6 +139,22 @@ public sealed class StandInIdentity : StandIn
 /// <summary>A backend that answers with the headers it received.</summary>
 public sealed class EchoBackend : StandIn
 {
+    /// <summary>What the edge vouched for on an echoed request, read as a backend reads it (v2: method, path and query, headers).</summary>
+    public static GatewayForward Forward(JsonElement echoed)
+    {
+        var headers = echoed.GetProperty("headers");
+        string One(string name) => headers.TryGetProperty(name.ToLowerInvariant(), out var values) ? values.EnumerateArray().Single().GetString()! : "";
+        return new GatewayForward(echoed.GetProperty("method").GetString()!,
+            echoed.GetProperty("path").GetString() + echoed.GetProperty("query").GetString(), One(GatewayHeaders.RequestId),
+            One(GatewayHeaders.Nonce), long.Parse(One(GatewayHeaders.Timestamp), System.Globalization.CultureInfo.InvariantCulture),
+            One(GatewayHeaders.ForwardedFor), One(GatewayHeaders.UserId), One(GatewayHeaders.AuthMethod), One(GatewayHeaders.ApiKeyId),
+            One(GatewayHeaders.SessionId), One(GatewayHeaders.ReservationId), One(GatewayHeaders.Price));
+    }
+
+    /// <summary>Whether <paramref name="forward"/> is what the echoed request's v2 signature covers.</summary>
+    public static bool SignedAs(JsonElement echoed, GatewayForward forward, string secret) =>
+        echoed.GetProperty("headers").GetProperty("x-gateway-signature").EnumerateArray().Single().GetString() == forward.Sign(secret);
+
     protected override void Map(WebApplication app) =>
         app.Map("/{**path}", async (HttpContext context) =>
         {
@@ -149,6 +166,7 @@ public sealed class EchoBackend : StandIn
             return Results.Json(new
         {
             path = context.Request.Path.Value,
+            query = context.Request.QueryString.Value,
             method = context.Request.Method,
             headers = context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToArray()),
             });

@@ -33,14 +33,16 @@ public abstract class ApiKeyTests(IdentityFactory factory)
         Assert.Equal(["read", "write", "generate"], Strings(created.GetProperty("scopes")));
         Assert.Equal("CI pipeline", created.GetProperty("name").GetString());
         Assert.Equal(JsonValueKind.Null, created.GetProperty("expires_at").ValueKind);
-        Assert.Equal(["created_at", "expires_at", "id", "key", "name", "prefix", "scopes"], created.EnumerateObject().Select(p => p.Name).Order());
+        Assert.Equal(["created_at", "credit_limit", "expires_at", "id", "key", "name", "prefix", "rate_limit_per_minute", "scopes"],
+            created.EnumerateObject().Select(p => p.Name).Order());
 
         using var list = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, Keys).Signed(factory.GatewaySecret, user));
         var listed = await list.Content.ReadAsStringAsync();
         Assert.Equal(HttpStatusCode.OK, list.StatusCode);
         Assert.Equal("no-store", list.Headers.CacheControl?.ToString());
         var item = Assert.Single(JsonDocument.Parse(listed).RootElement.EnumerateArray());
-        Assert.Equal(["created_at", "expires_at", "id", "last_used_at", "name", "prefix", "revoked_at", "scopes", "valid_until"],
+        Assert.Equal(["created_at", "credit_limit", "credit_remaining", "expires_at", "id", "last_used_at", "name", "prefix",
+                "rate_limit_per_minute", "revoked_at", "scopes", "valid_until"],
             item.EnumerateObject().Select(p => p.Name).Order());
         Assert.Equal(created.GetProperty("id").GetGuid(), item.GetProperty("id").GetGuid());
         Assert.Equal(created.GetProperty("created_at").GetDateTimeOffset(), item.GetProperty("created_at").GetDateTimeOffset());
@@ -216,7 +218,8 @@ public abstract class ApiKeyTests(IdentityFactory factory)
         var (_, plainVerdict) = await VerifyAsync(client, plain.GetProperty("key").GetString());
 
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal(["key_id", "scopes", "tier", "user_id", "valid", "valid_until"], verdict.EnumerateObject().Select(p => p.Name).Order());
+        Assert.Equal(["credit_limit", "key_id", "rate_limit_per_minute", "scopes", "tier", "user_id", "valid", "valid_until"],
+            verdict.EnumerateObject().Select(p => p.Name).Order());
         Assert.True(verdict.GetProperty("valid").GetBoolean());
         Assert.Equal(user, verdict.GetProperty("user_id").GetGuid());
         Assert.Equal(created.GetProperty("id").GetGuid(), verdict.GetProperty("key_id").GetGuid());

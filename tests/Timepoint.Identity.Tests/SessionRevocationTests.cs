@@ -22,8 +22,7 @@ public sealed class SessionRevocationTests(IdentityFactory factory) : IClassFixt
         var (user, phoneSession) = (Subject(phone), Session(phone));
         Assert.NotEqual(phoneSession, Session(laptop));
 
-        using var logout = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/logout").Signed(factory.GatewaySecret, user);
-        logout.Headers.Add("X-Auth-Session", phoneSession);
+        using var logout = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/logout").Signed(factory.GatewaySecret, user, sessionId: phoneSession);
         using (var response = await client.SendAsync(logout))
         {
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -46,8 +45,7 @@ public sealed class SessionRevocationTests(IdentityFactory factory) : IClassFixt
         var victim = await factory.DevTokenAsync(client);
         var caller = await factory.DevTokenAsync(client);
 
-        using var logout = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/logout").Signed(factory.GatewaySecret, Subject(caller));
-        logout.Headers.Add("X-Auth-Session", Session(victim));
+        using var logout = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/logout").Signed(factory.GatewaySecret, Subject(caller), sessionId: Session(victim));
         using var response = await client.SendAsync(logout);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -176,8 +174,7 @@ public sealed class SessionRevocationTests(IdentityFactory factory) : IClassFixt
 
         var first = await ListAsync(client, null);
         var pair = await factory.DevTokenAsync(client);
-        using var logout = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/logout").Signed(factory.GatewaySecret, Subject(pair));
-        logout.Headers.Add("X-Auth-Session", Session(pair));
+        using var logout = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/logout").Signed(factory.GatewaySecret, Subject(pair), sessionId: Session(pair));
         (await client.SendAsync(logout)).Dispose();
 
         var next = await ListAsync(client, first.GetProperty("cursor").GetString());

@@ -21,7 +21,7 @@ public static class Edge
         }
     }
 
-    /// <summary>401 problem+json with a code and WWW-Authenticate: Bearer, as SPEC.md section 3 asks.</summary>
+    /// <summary>401 problem+json with a code and WWW-Authenticate: Bearer, as docs/contract.md#3-every-request asks.</summary>
     public static async Task AssertUnauthorizedAsync(HttpResponseMessage response, params string[] codes)
     {
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);

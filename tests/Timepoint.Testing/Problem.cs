@@ -13,7 +13,7 @@ public static class Problem
         Assert.Equal(status, response.StatusCode);
         if (status == HttpStatusCode.ServiceUnavailable)
         {
-            // Every 503 says when to come back (SPEC.md); checked wherever a test meets one.
+            // Every 503 says when to come back (docs/contract.md#3-every-request); checked wherever a test meets one.
             Assert.True(response.Headers.RetryAfter is not null, "A 503 without Retry-After.");
         }
 

@@ -239,6 +239,13 @@ namespace Timepoint.Identity.Data.Migrations
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<long?>("CreditLimit")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("CreditLimitPeriod")
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)");
+
                     b.Property<DateTimeOffset?>("ExpiresAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -259,6 +266,9 @@ namespace Timepoint.Identity.Data.Migrations
                         .IsRequired()
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)");
+
+                    b.Property<int?>("RateLimitPerMinute")
+                        .HasColumnType("integer");
 
                     b.Property<Guid?>("ReplacedById")
                         .HasColumnType("uuid");
@@ -448,11 +458,17 @@ namespace Timepoint.Identity.Data.Migrations
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)");
 
+                    b.Property<DateTimeOffset?>("TierChangedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.HasKey("Id");
 
                     b.HasIndex("Email")
                         .IsUnique()
                         .HasFilter("\"Email\" IS NOT NULL");
+
+                    b.HasIndex("TierChangedAt")
+                        .HasFilter("\"TierChangedAt\" IS NOT NULL");
 
                     b.ToTable("users", (string)null);
                 });
