@@ -110,3 +110,25 @@ public static class Problems
             return next(context);
         });
 }
+
+/// <summary>
+/// Writes problem+json whatever the request's Accept says. ASP.NET's own writer declines when Accept names no JSON type, and
+/// the status-code pages then answer text/plain (the seeded fuzzer found 404 and 405 as text/plain for <c>Accept:
+/// application/xml</c>); the contract promises problem+json for every error. Registered after the built-in writer, so it
+/// only takes what that one declines.
+/// </summary>
+internal sealed class ProblemJsonFallbackWriter(Microsoft.Extensions.Options.IOptions<ProblemDetailsOptions> options) : IProblemDetailsWriter
+{
+    public bool CanWrite(ProblemDetailsContext context) => true;
+
+    public ValueTask WriteAsync(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        var http = context.HttpContext;
+        problem.Status ??= http.Response.StatusCode;
+        problem.Title ??= Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(problem.Status.Value);
+        options.Value.CustomizeProblemDetails?.Invoke(context);
+        return new ValueTask(http.Response.WriteAsJsonAsync(problem, problem.GetType(), options: (System.Text.Json.JsonSerializerOptions?)null,
+            contentType: "application/problem+json", http.RequestAborted));
+    }
+}

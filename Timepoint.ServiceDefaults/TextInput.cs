@@ -21,13 +21,19 @@ public static class TextInput
 
     internal const string Message = "Text may not contain U+0000 or an unpaired UTF-16 surrogate.";
 
+    private const string UnreadableForm = "\0unreadable form";
+    private const string UnreadableFormMessage = "The body cannot be read as the form its Content-Type names.";
+
     /// <summary>Checks every request of the service (call early in the pipeline, before anything reads the request).</summary>
     public static IApplicationBuilder UseTextInputValidation(this IApplicationBuilder app) =>
         app.Use(async (context, next) =>
         {
             if (await FindInvalidFieldAsync(context.Request) is { } field)
             {
-                await Problems.WriteAsync(context, Problem(field));
+                await Problems.WriteAsync(context, field == UnreadableForm
+                    ? Problems.Validation(UnreadableFormMessage, new Dictionary<string, string[]> { ["body"] = [UnreadableFormMessage] },
+                        StatusCodes.Status400BadRequest)
+                    : Problem(field));
                 return;
             }
 
@@ -145,6 +151,11 @@ public static class TextInput
                 // wherever the form is read next (OpenIddict's token endpoint, for one).
                 request.Body.Position = 0;
                 return await FieldWithNulAsync(request) ?? "body";
+            }
+            catch (IOException)
+            {
+                // A multipart body that is not what its boundary says (the seeded fuzzer's find): unreadable, the client's fault.
+                return UnreadableForm;
             }
 
             request.Body.Position = 0;

@@ -43,9 +43,38 @@ public static partial class HeaderHygiene
             headers[RequestIdHeader] = requestId;
             context.Features.Set(new EdgeArrival(requestId, client));
             context.Response.Headers[RequestIdHeader] = requestId;
+            if (FirstUnsendable(headers) is { } unsendable)
+            {
+                // The forwarder cannot send such a value on (it was a 502 after the edge had done its work): the client's fault.
+                return Problems.WriteAsync(context, Problems.Validation(UnsendableMessage,
+                    new Dictionary<string, string[]> { [unsendable] = [UnsendableMessage] }, StatusCodes.Status400BadRequest));
+            }
+
             return next(context);
         });
         return app;
+    }
+
+    private const string UnsendableMessage = "Header values may hold only visible ASCII, spaces and tabs (RFC 9110 section 5.5).";
+
+    /// <summary>The first header whose value holds a control character or a byte beyond ASCII, or null.</summary>
+    private static string? FirstUnsendable(IHeaderDictionary headers)
+    {
+        foreach (var (name, values) in headers)
+        {
+            foreach (var value in values)
+            {
+                foreach (var c in value ?? "")
+                {
+                    if (c is > '~' or (< ' ' and not '\t'))
+                    {
+                        return name;
+                    }
+                }
+            }
+        }
+
+        return null;
     }
 
     private static bool IsFailureInjectionHeader(string name) =>

@@ -71,7 +71,10 @@ public static class AuthRoutes
         app.Use(async (context, next) =>
         {
             var request = context.Request;
-            if (HttpMethods.IsGet(request.Method) && Callbacks.Contains(request.Path.Value ?? "", StringComparer.OrdinalIgnoreCase))
+            // OpenIddict matches its endpoints with a trailing slash too: so must this, or such a request would reach it raw.
+            var path = request.Path.Value is { Length: > 1 } raw ? raw.TrimEnd('/') : request.Path.Value ?? "";
+            var isCallback = Callbacks.Contains(path, StringComparer.OrdinalIgnoreCase);
+            if (isCallback && HttpMethods.IsGet(request.Method))
             {
                 context.Items[JsonRouteKey] = true;
                 var query = new QueryBuilder { { "grant_type", BrowserGrant } };
@@ -90,7 +93,17 @@ public static class AuthRoutes
                 return;
             }
 
-            if (!HttpMethods.IsPost(request.Method) || !Grants.TryGetValue(request.Path.Value ?? "", out var grant))
+            var isSignIn = Grants.TryGetValue(path, out var grant);
+            if (isCallback || (isSignIn && !HttpMethods.IsPost(request.Method)))
+            {
+                // Another method on a sign-in route or a callback: ours to refuse, not OpenIddict's (its OAuth error is not problem+json).
+                context.Response.Headers.Allow = isCallback ? "GET" : "POST";
+                await Problems.WriteAsync(context, Problems.Create(StatusCodes.Status405MethodNotAllowed, ErrorCodes.MethodNotAllowed,
+                    "Method not allowed", $"{path} answers {context.Response.Headers.Allow}."));
+                return;
+            }
+
+            if (!isSignIn)
             {
                 await next(context);
                 return;
@@ -104,7 +117,7 @@ public static class AuthRoutes
                 return;
             }
 
-            var form = new QueryBuilder { { "grant_type", grant } };
+            var form = new QueryBuilder { { "grant_type", grant! } };
             foreach (var (name, value) in fields!)
             {
                 form.Add(name, value);

@@ -43,10 +43,11 @@ public static class UsersAdminApi
     /// <summary>
     /// Only <c>disabled</c> and <c>tier</c> may change here; any other member, or one of the wrong type, is 422 and changes nothing.
     /// </summary>
-    private static async Task<Results<Ok<UserAdminView>, ProblemHttpResult>> Patch(Guid userId, JsonElement body, IdentityDbContext db,
+    private static async Task<Results<Ok<UserAdminView>, ProblemHttpResult>> Patch(Guid userId, JsonElement? json, IdentityDbContext db,
         SessionRevocations sessions, TimeProvider clock, ILoggerFactory loggers, CancellationToken ct)
     {
-        if (body.ValueKind != JsonValueKind.Object)
+        // Nullable: a JSON null body binds to null here instead of failing the binding with a 500.
+        if (json is not { ValueKind: JsonValueKind.Object } body)
         {
             return Problems.Validation("The body must be a JSON object.");
         }

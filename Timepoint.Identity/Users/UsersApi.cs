@@ -31,9 +31,10 @@ public static class UsersApi
 
     /// <summary>Changes display_name and avatar_url only; any other member is refused, never applied.</summary>
     private static async Task<Results<Ok<UserProfile>, ProblemHttpResult>> PatchMe(
-        ClaimsPrincipal caller, JsonElement body, UserAccounts users, IdentityDbContext db, CancellationToken ct)
+        ClaimsPrincipal caller, JsonElement? json, UserAccounts users, IdentityDbContext db, CancellationToken ct)
     {
-        if (body.ValueKind != JsonValueKind.Object)
+        // Nullable: a JSON null body binds to null here instead of failing the binding with a 500.
+        if (json is not { ValueKind: JsonValueKind.Object } body)
         {
             return Problems.Validation("The body must be a JSON object.");
         }

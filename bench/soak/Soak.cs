@@ -20,6 +20,9 @@ public interface IPlatform
 
     Task<User> NewUserAsync();
 
+    /// <summary>Adds credits to a user's balance (credits' admin grant through the edge).</summary>
+    Task GrantAsync(Guid user, long credits);
+
     Task StopAsync(string resource);
 
     Task StartAsync(string resource);
@@ -57,6 +60,20 @@ public static class Platform
         }
     }
 
+    public static async Task GrantAsync(HttpClient gateway, string creditsAdminKey, Guid user, long credits)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/credits/admin/grant")
+        {
+            Content = JsonContent.Create(new { user_id = user, amount = credits, description = "soak funding" }),
+        };
+        request.Headers.Add("X-Admin-Key", creditsAdminKey);
+        using var response = await gateway.SendAsync(request);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"grant answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
     public static Guid SubjectOf(string jwt)
     {
         var payload = Encoding.UTF8.GetString(Microsoft.IdentityModel.Tokens.Base64UrlEncoder.DecodeBytes(jwt.Split('.')[1]));
@@ -85,12 +102,13 @@ public static class Platform
 }
 
 /// <summary>The money invariants, read from creditsdb itself.</summary>
-public sealed record LedgerReport(int Users, int Reservations, int Open, IReadOnlyList<string> Violations)
+public sealed record LedgerReport(int Users, int Reservations, int Open, IReadOnlyList<string> Violations, int Refunded = 0)
 {
     public bool Holds => Violations.Count == 0;
 
     public override string ToString() =>
-        $"{Users} users, {Reservations} reservations ({Open} open): " + (Holds ? "all invariants hold" : string.Join("; ", Violations));
+        $"{Users} users, {Reservations} reservations ({Reservations - Refunded - Open} settled, {Refunded} refunded, {Open} open): "
+        + (Holds ? "all invariants hold" : string.Join("; ", Violations.Take(20)) + (Violations.Count > 20 ? $" and {Violations.Count - 20} more" : ""));
 }
 
 public static class Ledger
@@ -129,7 +147,7 @@ public static class Ledger
             }
         }
 
-        int reservations = 0, open = 0;
+        int reservations = 0, open = 0, refunded = 0;
         await using (var rows = new NpgsqlCommand("""
             SELECT r.id, r.status, r.amount,
                    (SELECT COUNT(*) FROM ledger l WHERE l.reservation_id = r.id AND l.amount < 0),
@@ -150,6 +168,7 @@ public static class Ledger
                     violations.Add($"reservation {id}: {debits} debit rows for {debited}, expected one of {amount}");
                 }
 
+                refunded += status == "refunded" ? 1 : 0;
                 if (refunds != (status == "refunded" ? 1 : 0))
                 {
                     violations.Add($"reservation {id}: status {status} with {refunds} refund rows");
@@ -166,7 +185,7 @@ public static class Ledger
             }
         }
 
-        return new LedgerReport(ids.Length, reservations, open, violations);
+        return new LedgerReport(ids.Length, reservations, open, violations, refunded);
     }
 }
 
@@ -217,8 +236,9 @@ public sealed class SoakResult
 /// restarted, backend failures. Loopback only, bounded concurrency. At the end every reservation must be settled or
 /// refunded once and every balance must equal its ledger.
 /// </summary>
+/// <param name="credits">Granted to each user before the run (0: the signup bonus only), so metered calls keep moving money.</param>
 public sealed class SoakRun(IPlatform platform, TimeSpan duration, int users = 24, int concurrency = 8, int seed = 1, bool faults = true,
-    Action<string>? log = null, string[]? faultResources = null)
+    Action<string>? log = null, string[]? faultResources = null, long credits = 0)
 {
     /// <summary>What the fault injector stops and starts; PostgreSQL restarts are heavy on a small machine, so callers choose.</summary>
     private readonly string[] resources = faultResources ?? ["redis", "postgres"];
@@ -231,7 +251,13 @@ public sealed class SoakRun(IPlatform platform, TimeSpan duration, int users = 2
         var people = new List<User>();
         for (var i = 0; i < users; i++)
         {
-            people.Add(await platform.NewUserAsync());
+            var user = await platform.NewUserAsync();
+            if (credits > 0)
+            {
+                await platform.GrantAsync(user.Id, credits);
+            }
+
+            people.Add(user);
         }
 
         var clients = Enumerable.Range(0, concurrency).Select(_ => platform.NewClient()).ToArray();

@@ -94,6 +94,28 @@ public sealed class JwtEdgeTests : EdgeHarness
         Assert.False(response.Headers.Contains("Server"));
     }
 
+    [Theory]
+    [InlineData("Accept-Language", "\u00e9\u00e8")]
+    [InlineData("Idempotency-Key", "\u00fc\u00f1\u00ee")]
+    [InlineData("User-Agent", "caf\u00e9")]
+    [InlineData("X-Anything", "a\u0001b")]
+    public async Task A_header_value_outside_visible_ascii_is_400_naming_it_and_reaches_no_backend(string name, string value)
+    {
+        var before = backend.Requests;
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/clockchain/stats");
+        request.Headers.TryAddWithoutValidation(name, value);
+
+        using var response = await client.SendAsync(request);
+
+        // The forwarder cannot send such a value on (it was a 502 before, after the edge had done its work).
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("validation_failed", problem.GetProperty("code").GetString());
+        Assert.True(problem.GetProperty("errors").TryGetProperty(name, out _), problem.ToString());
+        Assert.Equal(before, backend.Requests);
+    }
+
     public static TheoryData<string, string> Forgeries => new()
     {
         { "alg none", "none" },

@@ -31,9 +31,8 @@ public sealed class TokenPruningTests(PruningIdentityFactory factory) : IClassFi
         }
 
         var ended = await factory.DevTokenAsync(client);
-        using (var logout = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/logout").Signed(factory.GatewaySecret, Subject(ended)))
+        using (var logout = new HttpRequestMessage(HttpMethod.Post, "/api/v1/auth/logout").Signed(factory.GatewaySecret, Subject(ended), sessionId: Session(ended)))
         {
-            logout.Headers.Add("X-Auth-Session", Session(ended));
             using var response = await client.SendAsync(logout);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }

@@ -93,6 +93,8 @@ public sealed class SecurityFixture : IAsyncLifetime, IPlatform
 
     public async Task<User> NewUserAsync() => await Platform.NewUserAsync(Gateway, await ParameterAsync("identity-admin-key"));
 
+    public async Task GrantAsync(Guid user, long credits) => await Platform.GrantAsync(Gateway, await ParameterAsync("credits-admin-key"), user, credits);
+
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<User>>> shared = new();
 
     /// <summary>
