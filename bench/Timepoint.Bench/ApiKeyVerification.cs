@@ -68,7 +68,7 @@ public static class ApiKeyVerification
 
     private static ApiKeyVerifier NewVerifier(IIdentityApiKeysApi api) =>
         // Redis is used only for revocation fan-out (the background subscription), not by VerifyAsync.
-        new(api, null!, TimeProvider.System, Metrics, NullLogger<ApiKeyVerifier>.Instance);
+        new(api, null!, TimeProvider.System, Metrics, Microsoft.Extensions.Options.Options.Create(new GatewayOptions()), NullLogger<ApiKeyVerifier>.Instance);
 
     /// <summary>The gateway's own instruments, as in production (the cache-lookup counter is on the measured path).</summary>
     internal static readonly GatewayMetrics Metrics =
