@@ -45,7 +45,7 @@ public static class TimepointStatus
 }
 
 /// <summary><c>POST /api/v1/timepoints/generate[/sync|/stream]</c> body.</summary>
-public sealed record GenerateRequest(string? Query, bool? GenerateImage, string? Preset, string? Visibility)
+public sealed record GenerateRequest(string? Query, bool? GenerateImage = null, string? Preset = null, string? Visibility = null)
 {
     public const int MinQueryLength = 3;
     public const int MaxQueryLength = 500;

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Timepoint.Pro.Stub.Simulations;
 
 /// <summary><c>POST /api/v1/simulate</c> body. <c>mode</c> defaults to pearl and <c>fidelity</c> to 3.</summary>
-public sealed record SimulateRequest(string? Template, string? Prompt, string? Mode, JsonElement? Fidelity)
+public sealed record SimulateRequest(string? Template, string? Prompt, string? Mode = null, JsonElement? Fidelity = null)
 {
     public const int MaxPromptLength = 4000;
     public const string DefaultMode = "pearl";

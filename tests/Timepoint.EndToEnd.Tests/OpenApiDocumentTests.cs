@@ -40,6 +40,10 @@ public sealed class OpenApiDocumentTests(PlatformFixture platform)
 
         var sync = paths["/api/v1/timepoints/generate/sync"]!["post"]!;
         Assert.Equal("#/components/schemas/GenerateRequest", (string?)sync["requestBody"]!["content"]!["application/json"]!["schema"]!["$ref"]);
+        // Only what a client must send is required (a generated client demanded every optional field before).
+        var schemas = document["components"]!["schemas"]!;
+        Assert.Equal(["query"], schemas["GenerateRequest"]!["required"]!.AsArray().Select(r => (string?)r));
+        Assert.Equal(["template", "prompt"], schemas["SimulateRequest"]!["required"]!.AsArray().Select(r => (string?)r));
         Assert.NotNull(sync["responses"]!["200"]!["headers"]!["X-Credits-Charged"]);
         Assert.NotNull(sync["responses"]!["402"]);
         Assert.Contains(sync["parameters"]!.AsArray(), p => (string?)p!["name"] == "Idempotency-Key");
