@@ -40,9 +40,11 @@ public abstract class EdgeHarness : IAsyncLifetime
         gateway.Settings["Downstream:identity:BaseAddress"] = identity.Address.ToString();
         gateway.Settings["Downstream:credits:ServiceKey"] = "credits-service-key-0123456789abcdefg";
         gateway.Settings["Downstream:credits:BaseAddress"] = backend.Address.ToString();
-        // Every test server's requests come from no address ("unknown") and count in one Redis: the bad credentials many
-        // classes send on purpose must not spend each other's budget. FailedAuthenticationTests sets its own.
+        // Every test server's requests come from no address ("unknown") and count in one Redis: the bad credentials and
+        // anonymous calls many classes send must not spend each other's budget (TelemetrySamplingTests alone sends
+        // thousands). FailedAuthenticationTests and AnonymousLimitTests set their own.
         gateway.Settings["Gateway:RateLimits:UnknownApiKeysPerMinute"] = "1000000";
+        gateway.Settings["Gateway:RateLimits:AnonymousPerMinute"] = "1000000";
         Configure(gateway.Settings);
         client = gateway.CreateClient();
     }

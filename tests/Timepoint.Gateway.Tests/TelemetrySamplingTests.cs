@@ -25,9 +25,6 @@ public sealed class TelemetrySamplingTests : EdgeHarness
 {
     private readonly List<WebApplicationFactory<Program>> factories = [];
 
-    protected override void Configure(Dictionary<string, string?> settings) =>
-        settings["Gateway:RateLimits:AnonymousPerMinute"] = "1000000";
-
     /// <summary>The sampler the host's tracer provider uses (the SDK keeps it internal).</summary>
     private static Sampler SamplerOf(IServiceProvider services)
     {
