@@ -24,7 +24,12 @@ public sealed class ClientAddressEdgeTests : EdgeHarness
     private WebApplicationFactory<Program> edge = null!;
     private HttpClient edgeClient = null!;
 
-    protected override void Configure(Dictionary<string, string?> settings) => settings["Gateway:TrustedProxies:0"] = Proxy;
+    protected override void Configure(Dictionary<string, string?> settings)
+    {
+        settings["Gateway:TrustedProxies:0"] = Proxy;
+        // The budgets counted here are per client address (each test's own), at the production default.
+        settings["Gateway:RateLimits:AnonymousPerMinute"] = "60";
+    }
 
     private HttpClient Edge
     {
