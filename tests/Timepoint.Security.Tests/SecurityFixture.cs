@@ -112,13 +112,16 @@ public sealed class SecurityFixture : IAsyncLifetime, IPlatform
     public async Task ExecuteAsync(string resource, string command)
     {
         var result = await App.ResourceCommands.ExecuteCommandAsync(resource, command);
-        if (result.Success)
+        var stop = command == KnownResourceCommands.StopCommand;
+        // A stop returns before the process has gone: a start right after it raced the old process for its port (Redis
+        // "failed to start" once in a full run). So a stop always waits for the state; a start only when DCP said it failed.
+        if (result.Success && !stop)
         {
             return;
         }
 
-        // On a loaded machine DCP may report a stop or start as failed while it is still under way: wait for the state.
-        string[] target = command == KnownResourceCommands.StopCommand
+        // On a loaded machine DCP may also report a stop or start as failed while it is still under way: wait for the state.
+        string[] target = stop
             ? [KnownResourceStates.Exited, KnownResourceStates.Finished]
             : [KnownResourceStates.Running];
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
